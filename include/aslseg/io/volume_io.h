@@ -1,0 +1,46 @@
+// Reading and writing volumes through ITK: NIfTI (.nii, .nii.gz), MetaImage (.mha, .mhd),
+// NRRD (.nrrd, .nhdr) and DICOM series folders. Readers validate what ITK does not (truncated
+// or corrupt data, headers claiming more voxels than the file holds, 2D/4D input, zero
+// spacing, NaN/Inf) and throw InputError naming the file. Writers go through a temporary name
+// in the destination folder and a rename, so a crash never leaves a half-written file.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "aslseg/io/error.h"
+#include "aslseg/io/volume.h"
+
+namespace aslseg::io {
+
+// How voxel values are stored on disk when writing an image.
+enum class PixelType { kUInt8, kInt16, kFloat32 };
+
+// Reads a 3D CT volume (any scalar pixel type) as float HU. `path` may be a file or a folder
+// holding one DICOM series.
+Image read_image(const std::filesystem::path& path);
+
+// Reads a 3D label map. Values must be integers in [0, 255]; anything else is an InputError.
+// `allow_single_slice` accepts a 2D file as an X×Y×1 volume (a mask slice for a metric test,
+// say); everything that trains or infers needs true 3D input.
+LabelMap read_labels(const std::filesystem::path& path, bool allow_single_slice = false);
+
+// Reads only the geometry (header), cheaply, after the same header checks as read_image.
+Geometry read_geometry(const std::filesystem::path& path);
+
+// Reads the label map and checks that its grid matches `image_geometry`; the error names the
+// label file and the first difference.
+LabelMap read_labels_matching(const std::filesystem::path& path, const Geometry& image_geometry);
+
+// Atomic writes; the format follows the extension (.nii.gz, .nii, .mha, .nrrd).
+void write_labels(const LabelMap& labels, const std::filesystem::path& path);
+void write_image(const Image& image, const std::filesystem::path& path,
+                 PixelType pixel_type = PixelType::kInt16);
+
+// True for the file names and folders read_image understands.
+bool is_volume_path(const std::filesystem::path& path);
+
+// "volume-3" for "volume-3.nii.gz", "case_0001_0000" for "case_0001_0000.nii" ...
+std::string volume_stem(const std::filesystem::path& path);
+
+}  // namespace aslseg::io
