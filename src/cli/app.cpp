@@ -1,9 +1,9 @@
 #include "aslseg/cli/app.h"
 
-#include <CLI/CLI.hpp>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "aslseg/io/error.h"
 

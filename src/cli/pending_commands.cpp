@@ -1,8 +1,8 @@
 // Subcommands whose stages are not built yet (issues: SSL stage, SAM port, the loop). They are
 // registered so that `aslseg --help` shows the whole pipeline, and they say plainly that they
 // are not available instead of pretending to work.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "aslseg/cli/app.h"
 
@@ -15,8 +15,8 @@ void add_pending(CLI::App& app, CommandContext& ctx, const std::string& name,
   auto* sub = app.add_subcommand(name, description + "\n[not built yet: " + stage + "]");
   sub->allow_extras();
   sub->callback([&ctx, name, stage] {
-    spdlog::error("'aslseg {}' is not built yet ({}); see the README for what works today.",
-                  name, stage);
+    spdlog::error("'aslseg {}' is not built yet ({}); see the README for what works today.", name,
+                  stage);
     ctx.exit_code = kExitBadInput;
   });
 }

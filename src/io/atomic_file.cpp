@@ -42,7 +42,8 @@ void write_atomically(const fs::path& final_path,
   if (final_path.has_parent_path()) {
     std::error_code ec;
     fs::create_directories(final_path.parent_path(), ec);
-    if (ec) throw InputError(final_path.parent_path().string(), "cannot create folder: " + ec.message());
+    if (ec)
+      throw InputError(final_path.parent_path().string(), "cannot create folder: " + ec.message());
   }
   const fs::path tmp = temporary_sibling(final_path);
   try {

@@ -1,22 +1,431 @@
-// TEMPORARY stub so the tree links while the ITK implementation is written.
 #include "aslseg/io/volume_io.h"
 
+#include <gdcmTrace.h>
+#include <itkGDCMImageIO.h>
+#include <itkGDCMImageIOFactory.h>
+#include <itkGDCMSeriesFileNames.h>
+#include <itkImage.h>
+#include <itkImageFileWriter.h>
+#include <itkImageIOBase.h>
+#include <itkImageIOFactory.h>
+#include <itkImageSeriesReader.h>
+#include <itkMetaDataObject.h>
+#include <itkMetaImageIOFactory.h>
+#include <itkNiftiImageIOFactory.h>
+#include <itkNrrdImageIOFactory.h>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <mutex>
+#include <sstream>
+#include <type_traits>
+
+#include "aslseg/io/atomic_file.h"
+#include "aslseg/io/nifti_check.h"
+#include "aslseg/io/raw_check.h"
+
 namespace aslseg::io {
+
 namespace fs = std::filesystem;
-Image read_image(const fs::path& p) { throw InputError(p.string(), "read_image: not yet"); }
-LabelMap read_labels(const fs::path& p, bool) { throw InputError(p.string(), "not yet"); }
-Geometry read_geometry(const fs::path& p) { throw InputError(p.string(), "not yet"); }
-LabelMap read_labels_matching(const fs::path& p, const Geometry&) { throw InputError(p.string(), "not yet"); }
-void write_labels(const LabelMap&, const fs::path& p) { throw InputError(p.string(), "not yet"); }
-void write_image(const Image&, const fs::path& p, PixelType) { throw InputError(p.string(), "not yet"); }
-bool is_volume_path(const fs::path&) { return false; }
-std::string volume_stem(const fs::path& p) {
-  std::string n = p.filename().string();
-  for (const char* e : {".nii.gz", ".nii", ".mha", ".mhd", ".nrrd", ".nhdr"}) {
-    std::string ext(e);
-    if (n.size() > ext.size() && n.compare(n.size() - ext.size(), ext.size(), ext) == 0)
-      return n.substr(0, n.size() - ext.size());
+
+namespace {
+
+constexpr unsigned kDim = 3;
+constexpr const char* kBitsAllocatedTag = "0028|0100";
+
+const char* const kVolumeExtensions[] = {".nii.gz", ".nii",  ".mha", ".mhd",
+                                         ".nrrd",   ".nhdr", ".dcm"};
+
+bool ends_with(const std::string& s, const std::string& e) {
+  return s.size() > e.size() && s.compare(s.size() - e.size(), e.size(), e) == 0;
+}
+
+// Voxels of any scalar type as read from disk, before conversion to float or uint8.
+struct RawVolume {
+  Geometry geometry;
+  itk::IOComponentEnum component = itk::IOComponentEnum::UNKNOWNCOMPONENTTYPE;
+  std::vector<unsigned char> bytes;
+};
+
+// ITK's descriptions span several lines and start with an object address; keep one line.
+std::string itk_message(const itk::ExceptionObject& e) {
+  std::string out;
+  std::string line;
+  std::istringstream in(e.GetDescription());
+  while (std::getline(in, line)) {
+    const auto first = line.find_first_not_of(" \t");
+    if (first == std::string::npos) continue;
+    if (!out.empty()) out += "; ";
+    out += line.substr(first);
   }
+  return out;
+}
+
+void check_exists(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw InputError(path.string(), "no such file or folder");
+}
+
+// Geometry from an ImageIO after ReadImageInformation, with the 2D/4D checks.
+Geometry geometry_from_io(const fs::path& path, itk::ImageIOBase& io, bool allow_single_slice) {
+  const std::string p = path.string();
+  const unsigned nd = io.GetNumberOfDimensions();
+  if (io.GetNumberOfComponents() != 1)
+    throw InputError(p, "has " + std::to_string(io.GetNumberOfComponents()) +
+                            " components per voxel; a scalar (grey-value) volume is needed");
+  for (unsigned i = kDim; i < nd; ++i) {
+    if (io.GetDimensions(i) > 1)
+      throw InputError(p, "is " + std::to_string(nd) + "D; a single 3D volume is needed");
+  }
+  Geometry g;
+  for (unsigned i = 0; i < kDim; ++i) {
+    g.size[i] = i < nd ? static_cast<int64_t>(io.GetDimensions(i)) : 1;
+    g.spacing[i] = i < nd ? io.GetSpacing(i) : 1.0;
+    g.origin[i] = i < nd ? io.GetOrigin(i) : 0.0;
+    for (unsigned r = 0; r < kDim; ++r) {
+      double v = (r == i) ? 1.0 : 0.0;
+      if (i < nd) {
+        const std::vector<double> col = io.GetDirection(i);
+        if (r < col.size()) v = col[r];
+      }
+      g.direction[r * kDim + i] = v;
+    }
+  }
+  if ((nd < kDim || g.size[2] == 1) && !allow_single_slice)
+    throw InputError(p, "is 2D (" + std::to_string(g.size[0]) + "x" + std::to_string(g.size[1]) +
+                            "); a 3D volume is needed");
+  for (unsigned i = 0; i < kDim; ++i) {
+    if (!(g.spacing[i] > 0.0) || !std::isfinite(g.spacing[i]))
+      throw InputError(p, "voxel spacing along axis " + std::to_string(i) + " is " +
+                              std::to_string(g.spacing[i]) + "; it must be positive");
+  }
+  return g;
+}
+
+// Registered explicitly (not through ITK's CMake-generated manager) so that the library works
+// the same inside the CLI, the tests and any program that links it.
+void register_itk_factories() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    itk::NiftiImageIOFactory::RegisterOneFactory();
+    itk::MetaImageIOFactory::RegisterOneFactory();
+    itk::NrrdImageIOFactory::RegisterOneFactory();
+    itk::GDCMImageIOFactory::RegisterOneFactory();
+    // GDCM narrates every quirk of a vendor file on stderr (hundreds of MB for some GE
+    // series, and seconds per file spent printing it); errors still reach us as exceptions.
+    gdcm::Trace::WarningOff();
+    gdcm::Trace::DebugOff();
+  });
+}
+
+itk::ImageIOBase::Pointer open_io(const fs::path& path) {
+  register_itk_factories();
+  auto io = itk::ImageIOFactory::CreateImageIO(path.c_str(), itk::IOFileModeEnum::ReadMode);
+  if (!io)
+    throw InputError(path.string(), "not a readable image (unknown format or corrupt header)");
+  io->SetFileName(path.string());
+  return io;
+}
+
+// Checks that ITK cannot do on its own, by format. They run before ITK touches the voxels.
+void validate_file(const fs::path& path, bool allow_single_slice, bool scan_data) {
+  if (is_nifti_path(path)) {
+    NiftiCheckOptions options;
+    options.allow_single_slice = allow_single_slice;
+    options.scan_data = scan_data;
+    check_nifti(path, options);
+  } else if (ends_with(path.filename().string(), ".mha") ||
+             ends_with(path.filename().string(), ".mhd") ||
+             ends_with(path.filename().string(), ".nrrd") ||
+             ends_with(path.filename().string(), ".nhdr")) {
+    if (scan_data) check_raw_data_length(path);
+  }
+}
+
+RawVolume read_file(const fs::path& path, bool allow_single_slice) {
+  validate_file(path, allow_single_slice, /*scan_data=*/true);
+  RawVolume raw;
+  try {
+    auto io = open_io(path);
+    io->ReadImageInformation();
+    raw.geometry = geometry_from_io(path, *io, allow_single_slice);
+    raw.component = io->GetComponentType();
+    const size_t bytes = static_cast<size_t>(raw.geometry.num_voxels()) * io->GetComponentSize();
+    raw.bytes.resize(bytes);
+    itk::ImageIORegion region(io->GetNumberOfDimensions());
+    for (unsigned i = 0; i < io->GetNumberOfDimensions(); ++i) {
+      region.SetIndex(i, 0);
+      region.SetSize(i, io->GetDimensions(i));
+    }
+    io->SetIORegion(region);
+    io->Read(raw.bytes.data());
+  } catch (const itk::ExceptionObject& e) {
+    throw InputError(path.string(), "cannot read: " + itk_message(e));
+  }
+  return raw;
+}
+
+// A DICOM series folder (or one multi-frame file) through GDCM; rescale slope/intercept applied.
+RawVolume read_dicom(const fs::path& path, bool allow_single_slice) {
+  using FloatImage = itk::Image<float, kDim>;
+  const std::string p = path.string();
+  std::vector<std::string> files;
+  try {
+    if (fs::is_directory(path)) {
+      auto names = itk::GDCMSeriesFileNames::New();
+      names->SetUseSeriesDetails(true);
+      names->SetDirectory(p);
+      const auto& series = names->GetSeriesUIDs();
+      if (series.empty()) throw InputError(p, "folder holds no DICOM series");
+      // Several series: take the one with most slices, as the viewer would show first.
+      size_t best = 0;
+      for (const auto& uid : series) {
+        auto f = names->GetFileNames(uid);
+        if (f.size() > best) {
+          best = f.size();
+          files = f;
+        }
+      }
+      if (series.size() > 1)
+        spdlog::warn("{}: {} DICOM series found; reading the largest ({} slices)", p, series.size(),
+                     files.size());
+    } else {
+      files.push_back(p);
+    }
+    register_itk_factories();
+    auto dicom = itk::GDCMImageIO::New();
+    auto reader = itk::ImageSeriesReader<FloatImage>::New();
+    reader->SetImageIO(dicom);
+    reader->SetFileNames(files);
+    reader->Update();
+    FloatImage::Pointer image = reader->GetOutput();
+    RawVolume raw;
+    const auto size = image->GetLargestPossibleRegion().GetSize();
+    for (unsigned i = 0; i < kDim; ++i) {
+      raw.geometry.size[i] = static_cast<int64_t>(size[i]);
+      raw.geometry.spacing[i] = image->GetSpacing()[i];
+      raw.geometry.origin[i] = image->GetOrigin()[i];
+      for (unsigned c = 0; c < kDim; ++c)
+        raw.geometry.direction[i * kDim + c] = image->GetDirection()(i, c);
+    }
+    if (raw.geometry.size[2] == 1 && !allow_single_slice)
+      throw InputError(p, "is a single DICOM slice (" + std::to_string(size[0]) + "x" +
+                              std::to_string(size[1]) + "); a 3D series is needed");
+    raw.component = itk::IOComponentEnum::FLOAT;
+    raw.bytes.resize(static_cast<size_t>(raw.geometry.num_voxels()) * sizeof(float));
+    float* voxels = image->GetBufferPointer();
+    // GDCM unpacks 1-bit pixels (DICOM SEG, binary masks) to 0/255; the stored value is 1.
+    std::string bits_allocated;
+    if (itk::ExposeMetaData<std::string>(dicom->GetMetaDataDictionary(), kBitsAllocatedTag,
+                                         bits_allocated) &&
+        std::stoi(bits_allocated) == 1) {
+      const size_t n = static_cast<size_t>(raw.geometry.num_voxels());
+      for (size_t i = 0; i < n; ++i) voxels[i] = voxels[i] != 0.0f ? 1.0f : 0.0f;
+    }
+    std::memcpy(raw.bytes.data(), voxels, raw.bytes.size());
+    return raw;
+  } catch (const itk::ExceptionObject& e) {
+    throw InputError(p, "cannot read DICOM: " + itk_message(e));
+  }
+}
+
+RawVolume read_raw(const fs::path& path, bool allow_single_slice) {
+  check_exists(path);
+  if (fs::is_directory(path) || ends_with(path.filename().string(), ".dcm"))
+    return read_dicom(path, allow_single_slice);
+  return read_file(path, allow_single_slice);
+}
+
+template <typename Src, typename Fn>
+void for_each_voxel(const RawVolume& raw, Fn&& fn) {
+  const Src* src = reinterpret_cast<const Src*>(raw.bytes.data());
+  const size_t n = raw.bytes.size() / sizeof(Src);
+  for (size_t i = 0; i < n; ++i) fn(i, src[i]);
+}
+
+// Dispatches on the on-disk component type.
+template <typename Fn>
+void visit_component(const fs::path& path, const RawVolume& raw, Fn&& fn) {
+  using C = itk::IOComponentEnum;
+  switch (raw.component) {
+    case C::UCHAR:
+      return fn(static_cast<const uint8_t*>(nullptr));
+    case C::CHAR:
+      return fn(static_cast<const int8_t*>(nullptr));
+    case C::USHORT:
+      return fn(static_cast<const uint16_t*>(nullptr));
+    case C::SHORT:
+      return fn(static_cast<const int16_t*>(nullptr));
+    case C::UINT:
+      return fn(static_cast<const uint32_t*>(nullptr));
+    case C::INT:
+      return fn(static_cast<const int32_t*>(nullptr));
+    case C::ULONG:
+    case C::ULONGLONG:
+      return fn(static_cast<const uint64_t*>(nullptr));
+    case C::LONG:
+    case C::LONGLONG:
+      return fn(static_cast<const int64_t*>(nullptr));
+    case C::FLOAT:
+      return fn(static_cast<const float*>(nullptr));
+    case C::DOUBLE:
+      return fn(static_cast<const double*>(nullptr));
+    default:
+      throw InputError(path.string(), "unsupported voxel type");
+  }
+}
+
+template <typename TPixel>
+void write_itk(const Volume<TPixel>& vol, const fs::path& path) {
+  using ItkImage = itk::Image<TPixel, kDim>;
+  auto image = ItkImage::New();
+  typename ItkImage::SizeType size;
+  typename ItkImage::SpacingType spacing;
+  typename ItkImage::PointType origin;
+  typename ItkImage::DirectionType direction;
+  for (unsigned i = 0; i < kDim; ++i) {
+    size[i] = static_cast<itk::SizeValueType>(vol.geometry.size[i]);
+    spacing[i] = vol.geometry.spacing[i];
+    origin[i] = vol.geometry.origin[i];
+    for (unsigned c = 0; c < kDim; ++c) direction(i, c) = vol.geometry.direction[i * kDim + c];
+  }
+  image->SetRegions(typename ItkImage::RegionType(size));
+  image->SetSpacing(spacing);
+  image->SetOrigin(origin);
+  image->SetDirection(direction);
+  // Let ITK view our buffer instead of copying it.
+  image->GetPixelContainer()->SetImportPointer(const_cast<TPixel*>(vol.voxels.data()),
+                                               vol.voxels.size(), false);
+  register_itk_factories();
+  write_atomically(path, [&](const fs::path& tmp) {
+    auto writer = itk::ImageFileWriter<ItkImage>::New();
+    writer->SetFileName(tmp.string());
+    writer->SetInput(image);
+    writer->SetUseCompression(true);
+    try {
+      writer->Update();
+    } catch (const itk::ExceptionObject& e) {
+      throw InputError(path.string(), "cannot write: " + itk_message(e));
+    }
+  });
+}
+
+void check_writable(const Geometry& g, size_t voxels, const fs::path& path) {
+  if (static_cast<int64_t>(voxels) != g.num_voxels() || g.num_voxels() == 0)
+    throw InputError(path.string(), "refusing to write: voxel count does not match the geometry");
+  if (!is_volume_path(path) || ends_with(path.filename().string(), ".dcm"))
+    throw InputError(path.string(), "unknown output format (use .nii.gz, .nii, .mha or .nrrd)");
+}
+
+}  // namespace
+
+Image read_image(const fs::path& path) {
+  RawVolume raw = read_raw(path, /*allow_single_slice=*/false);
+  Image image(raw.geometry);
+  int64_t non_finite = 0;
+  visit_component(path, raw, [&](auto tag) {
+    using Src = std::remove_const_t<std::remove_pointer_t<decltype(tag)>>;
+    for_each_voxel<Src>(raw, [&](size_t i, Src v) {
+      const float f = static_cast<float>(v);
+      if constexpr (std::is_floating_point_v<Src>) non_finite += !std::isfinite(f);
+      image.voxels[i] = f;
+    });
+  });
+  if (non_finite > 0)
+    throw InputError(path.string(), std::to_string(non_finite) + " voxels are NaN or Inf");
+  return image;
+}
+
+LabelMap read_labels(const fs::path& path, bool allow_single_slice) {
+  RawVolume raw = read_raw(path, allow_single_slice);
+  LabelMap labels(raw.geometry);
+  int64_t bad = 0;
+  double first_bad = 0;
+  visit_component(path, raw, [&](auto tag) {
+    using Src = std::remove_const_t<std::remove_pointer_t<decltype(tag)>>;
+    for_each_voxel<Src>(raw, [&](size_t i, Src v) {
+      const double d = static_cast<double>(v);
+      if (!(d >= 0.0 && d <= 255.0 && d == std::floor(d))) {
+        if (bad++ == 0) first_bad = d;
+        return;
+      }
+      labels.voxels[i] = static_cast<uint8_t>(d);
+    });
+  });
+  if (bad > 0)
+    throw InputError(path.string(), "not a label map: " + std::to_string(bad) +
+                                        " voxels are not integers in 0..255 (first: " +
+                                        std::to_string(first_bad) + ")");
+  return labels;
+}
+
+Geometry read_geometry(const fs::path& path) {
+  check_exists(path);
+  if (fs::is_directory(path) || ends_with(path.filename().string(), ".dcm"))
+    return read_dicom(path, false).geometry;
+  validate_file(path, false, /*scan_data=*/false);
+  try {
+    auto io = open_io(path);
+    io->ReadImageInformation();
+    return geometry_from_io(path, *io, false);
+  } catch (const itk::ExceptionObject& e) {
+    throw InputError(path.string(), "cannot read header: " + itk_message(e));
+  }
+}
+
+LabelMap read_labels_matching(const fs::path& path, const Geometry& image_geometry) {
+  LabelMap labels = read_labels(path);
+  const std::string diff = labels.geometry.difference(image_geometry);
+  if (!diff.empty())
+    throw InputError(path.string(), "label geometry does not match its image: " + diff);
+  return labels;
+}
+
+void write_labels(const LabelMap& labels, const fs::path& path) {
+  check_writable(labels.geometry, labels.voxels.size(), path);
+  write_itk(labels, path);
+}
+
+void write_image(const Image& image, const fs::path& path, PixelType pixel_type) {
+  check_writable(image.geometry, image.voxels.size(), path);
+  switch (pixel_type) {
+    case PixelType::kFloat32:
+      return write_itk(image, path);
+    case PixelType::kInt16: {
+      Volume<int16_t> v(image.geometry);
+      for (size_t i = 0; i < v.voxels.size(); ++i) {
+        const float c = std::clamp(std::round(image.voxels[i]),
+                                   static_cast<float>(std::numeric_limits<int16_t>::min()),
+                                   static_cast<float>(std::numeric_limits<int16_t>::max()));
+        v.voxels[i] = static_cast<int16_t>(c);
+      }
+      return write_itk(v, path);
+    }
+    case PixelType::kUInt8: {
+      Volume<uint8_t> v(image.geometry);
+      for (size_t i = 0; i < v.voxels.size(); ++i)
+        v.voxels[i] = static_cast<uint8_t>(std::clamp(std::round(image.voxels[i]), 0.0f, 255.0f));
+      return write_itk(v, path);
+    }
+  }
+}
+
+bool is_volume_path(const fs::path& path) {
+  const std::string n = path.filename().string();
+  for (const char* e : kVolumeExtensions)
+    if (ends_with(n, e)) return true;
+  return false;
+}
+
+std::string volume_stem(const fs::path& path) {
+  const std::string n = path.filename().string();
+  for (const char* e : kVolumeExtensions)
+    if (ends_with(n, e)) return n.substr(0, n.size() - std::strlen(e));
   return n;
 }
+
 }  // namespace aslseg::io

