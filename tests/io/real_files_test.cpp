@@ -7,6 +7,8 @@
 #include <fstream>
 
 #include "aslseg/io/volume_io.h"
+#include "aslseg/preprocess/body_mask.h"
+#include "aslseg/preprocess/intensity.h"
 
 namespace aslseg {
 namespace {
@@ -63,6 +65,37 @@ TEST(IoRealFiles, InvesaliusHeadCtReadsEveryVoxelWithItsGeometry) {
   const auto [lo, hi] = std::minmax_element(img.voxels.begin(), img.voxels.end());
   EXPECT_EQ(*lo, -1024.0f);
   EXPECT_GT(*hi, 1000.0f);
+}
+
+TEST(IoRealFiles, InvesaliusHeadCtIsWindowedAndMasked) {
+  const Image img = io::read_image(test_data() / "cranium" / "cranium.mhd");
+  const preprocess::WindowParams w;  // liver window [-140, 260] HU
+  const Image win = preprocess::apply_window(img, w);
+  size_t zeros = 0, ones = 0, inside = 0;
+  for (size_t i = 0; i < img.voxels.size(); ++i) {
+    const float hu = img.voxels[i], v = win.voxels[i];
+    ASSERT_GE(v, 0.0f);
+    ASSERT_LE(v, 1.0f);
+    if (hu <= w.lower()) zeros += v == 0.0f;
+    if (hu >= w.upper()) ones += v == 1.0f;
+    if (hu > w.lower() && hu < w.upper()) {
+      ++inside;
+      ASSERT_NEAR(v, (hu - w.lower()) / w.width, 1e-6f);
+    }
+  }
+  // A head CT holds air (below the window), bone (above it) and brain (inside it).
+  EXPECT_GT(zeros, img.voxels.size() / 10);
+  EXPECT_GT(ones, 1000u);
+  EXPECT_GT(inside, img.voxels.size() / 10);
+  // The body mask is one head: neither empty nor the whole field of view, and the corners of
+  // the middle slice are outside it.
+  const LabelMap body = preprocess::body_mask(img);
+  const auto n = std::count(body.voxels.begin(), body.voxels.end(), 1);
+  EXPECT_GT(n, static_cast<long>(img.voxels.size() / 20));
+  EXPECT_LT(n, static_cast<long>(img.voxels.size() * 3 / 4));
+  EXPECT_EQ(body.at(0, 0, 54), 0);
+  EXPECT_EQ(body.at(255, 255, 54), 0);
+  EXPECT_EQ(body.at(128, 128, 54), 1) << "the centre of the head";
 }
 
 TEST(IoRealFiles, SingleDicomSliceIsRefusedAsTwoDimensional) {

@@ -1,0 +1,33 @@
+// Per-case evaluation with the classes the LiTS challenge scores: liver = every label >= 1
+// (the tumour is part of the liver), tumour = label 2.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "aslseg/io/volume.h"
+#include "aslseg/metrics/binary_metrics.h"
+
+namespace aslseg::metrics {
+
+struct EvaluatedClass {
+  const char* name;
+  LabelRange labels;
+};
+
+// The classes every report holds, in report order: {"liver", >= 1}, {"tumour", == 2}.
+const std::vector<EvaluatedClass>& lits_classes();
+
+// One row of a report: one class of one case.
+struct MetricRow {
+  std::string case_id;
+  std::string class_name;
+  BinaryMetrics metrics;
+};
+
+// One row per class of lits_classes(), in that order. pred and gt must share a grid (the
+// caller checks the full geometry with Geometry::difference; this checks the size).
+std::vector<MetricRow> evaluate_case(const std::string& case_id, const LabelMap& pred,
+                                     const LabelMap& gt);
+
+}  // namespace aslseg::metrics

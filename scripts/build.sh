@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Configures and builds aslseg into ./build (Release, Ninja, ccache when installed).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD_DIR="${ASLSEG_BUILD_DIR:-build}"
+if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+fi
+cmake --build "$BUILD_DIR" -j "$(nproc)"
