@@ -1,8 +1,76 @@
-// placeholder
+// `aslseg dataset list|split`: what a dataset folder holds and which cases are labelled,
+// unlabelled and held out.
 #include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
 #include "aslseg/cli/app.h"
+#include "aslseg/dataset/dataset.h"
+#include "aslseg/dataset/split.h"
+#include "aslseg/io/atomic_file.h"
+
 namespace aslseg::cli {
-void register_dataset(CLI::App& app, CommandContext&) {
-  app.add_subcommand("dataset", "dataset tools");
+
+namespace {
+
+struct SplitOptions {
+  std::filesystem::path data;
+  std::filesystem::path out;
+  dataset::SplitParams params;
+};
+
+void run_list(const std::filesystem::path& data) {
+  const dataset::Dataset ds = dataset::discover(data);
+  spdlog::info("{}: {} layout, {} cases, {} with labels", data.string(),
+               dataset::layout_name(ds.layout), ds.cases.size(), ds.num_labelled());
+  for (const auto& c : ds.cases) {
+    std::printf("%s\t%s\t%s\n", c.id.c_str(), c.image.string().c_str(),
+                c.label ? c.label->string().c_str() : "-");
+  }
 }
+
+void run_split(const SplitOptions& o) {
+  const dataset::Dataset ds = dataset::discover(o.data);
+  const dataset::Split split = dataset::make_split(ds, o.params);
+  io::write_text_atomically(o.out, dataset::split_to_json(split));
+  spdlog::info("{}: {} labelled, {} unlabelled, {} test ({} layout, seed {}) -> {}",
+               o.data.string(), split.labelled.size(), split.unlabelled.size(), split.test.size(),
+               dataset::layout_name(ds.layout), o.params.seed, o.out.string());
+}
+
+}  // namespace
+
+void register_dataset(CLI::App& app, CommandContext& /*ctx*/) {
+  auto* cmd = app.add_subcommand("dataset", "Inspect a dataset folder and make split manifests.");
+  cmd->require_subcommand(1);
+  cmd->footer(
+      "Layouts found automatically: LiTS (volume-N.nii[.gz] + segmentation-N.nii[.gz], also one "
+      "folder down),\nnnU-Net raw (imagesTr/X_0000.nii.gz + labelsTr/X.nii.gz, imagesTs/), and "
+      "images/ + labels/ with equal names.");
+
+  auto data = std::make_shared<std::filesystem::path>();
+  auto* list = cmd->add_subcommand("list", "List the cases of a dataset folder (id, image, label).");
+  list->add_option("--data", *data, "Dataset folder")->required();
+  list->callback([data] { run_list(*data); });
+
+  auto o = std::make_shared<SplitOptions>();
+  auto* split = cmd->add_subcommand(
+      "split",
+      "Choose labelled, unlabelled and test cases and write split.json.\n"
+      "Test cases are drawn from the labelled cases first; of those left, a fraction keeps its\n"
+      "labels (at least one case) and the rest become unlabelled: their label files are never\n"
+      "read for training, only for evaluation.");
+  split->add_option("--data", o->data, "Dataset folder")->required();
+  split->add_option("--labeled-fraction,--labelled-fraction", o->params.labelled_fraction,
+                    "Fraction of the non-test cases that keep their labels")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.999999));
+  split->add_option("--test-fraction", o->params.test_fraction,
+                    "Fraction of the labelled cases held out for testing")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 0.999999));
+  split->add_option("--seed", o->params.seed, "Seed of the shuffle")->capture_default_str();
+  split->add_option("--out", o->out, "Output split.json")->required();
+  split->callback([o] { run_split(*o); });
+}
+
 }  // namespace aslseg::cli
