@@ -1,7 +1,7 @@
 // `aslseg dataset list|split`: what a dataset folder holds and which cases are labelled,
 // unlabelled and held out.
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
 #include "aslseg/cli/app.h"
 #include "aslseg/dataset/dataset.h"
@@ -48,7 +48,8 @@ void register_dataset(CLI::App& app, CommandContext& /*ctx*/) {
       "images/ + labels/ with equal names.");
 
   auto data = std::make_shared<std::filesystem::path>();
-  auto* list = cmd->add_subcommand("list", "List the cases of a dataset folder (id, image, label).");
+  auto* list =
+      cmd->add_subcommand("list", "List the cases of a dataset folder (id, image, label).");
   list->add_option("--data", *data, "Dataset folder")->required();
   list->callback([data] { run_list(*data); });
 
@@ -60,12 +61,14 @@ void register_dataset(CLI::App& app, CommandContext& /*ctx*/) {
       "labels (at least one case) and the rest become unlabelled: their label files are never\n"
       "read for training, only for evaluation.");
   split->add_option("--data", o->data, "Dataset folder")->required();
-  split->add_option("--labeled-fraction,--labelled-fraction", o->params.labelled_fraction,
-                    "Fraction of the non-test cases that keep their labels")
+  split
+      ->add_option("--labeled-fraction,--labelled-fraction", o->params.labelled_fraction,
+                   "Fraction of the non-test cases that keep their labels")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 0.999999));
-  split->add_option("--test-fraction", o->params.test_fraction,
-                    "Fraction of the labelled cases held out for testing")
+  split
+      ->add_option("--test-fraction", o->params.test_fraction,
+                   "Fraction of the labelled cases held out for testing")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 0.999999));
   split->add_option("--seed", o->params.seed, "Seed of the shuffle")->capture_default_str();

@@ -28,7 +28,7 @@ namespace fs = std::filesystem;
 // Ground-truth sub-folders looked for when --gt names a dataset root rather than the label
 // folder itself (nnU-Net raw, then images/ + labels/).
 const std::vector<std::string> kLabelSubfolders{"labelsTr", "labels"};
-// LiTS keeps volume-N and segmentation-N side by side; for a ground truth the latter wins.
+// LiTS keeps volume-N and segmentation-N side by side; the segmentation is the mask.
 constexpr const char* kLitsLabelPrefix = "segmentation-";
 constexpr const char* kLitsImagePrefix = "volume-";
 
@@ -48,31 +48,6 @@ bool starts_with(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
 }
 
-// Case ids in natural order, so that LiTS "2" comes before "10".
-bool natural_less(const std::string& a, const std::string& b) {
-  size_t i = 0, j = 0;
-  while (i < a.size() && j < b.size()) {
-    if (std::isdigit(static_cast<unsigned char>(a[i])) &&
-        std::isdigit(static_cast<unsigned char>(b[j]))) {
-      size_t ie = i, je = j;
-      while (ie < a.size() && std::isdigit(static_cast<unsigned char>(a[ie]))) ++ie;
-      while (je < b.size() && std::isdigit(static_cast<unsigned char>(b[je]))) ++je;
-      std::string na = a.substr(i, ie - i), nb = b.substr(j, je - j);
-      na.erase(0, std::min(na.find_first_not_of('0'), na.size()));
-      nb.erase(0, std::min(nb.find_first_not_of('0'), nb.size()));
-      if (na.size() != nb.size()) return na.size() < nb.size();
-      if (na != nb) return na < nb;
-      i = ie;
-      j = je;
-    } else {
-      if (a[i] != b[j]) return a[i] < b[j];
-      ++i;
-      ++j;
-    }
-  }
-  return a.size() - i < b.size() - j || (a.size() - i == b.size() - j && a < b);
-}
-
 fs::path label_folder(const fs::path& gt_dir) {
   for (const std::string& sub : kLabelSubfolders)
     if (fs::is_directory(gt_dir / sub)) return gt_dir / sub;
@@ -80,9 +55,10 @@ fs::path label_folder(const fs::path& gt_dir) {
 }
 
 // Every volume file of `dir` by case id; hidden files (an interrupted atomic write leaves
-// ".x.tmp-...") are skipped, and so are the LiTS images (volume-N) of a ground-truth folder
-// that holds segmentation-N files. Two files with one case id are a failure of that case.
-Listing list_cases(const fs::path& dir, bool is_ground_truth) {
+// ".x.tmp-...") are skipped, and so are the LiTS images (volume-N) of a folder that holds
+// segmentation-N files (a LiTS dataset given as --gt, or as --pred to score it against itself). Two
+// files with one case id are a failure of that case.
+Listing list_cases(const fs::path& dir) {
   if (!fs::is_directory(dir)) throw InputError(dir.string(), "not a folder");
   std::vector<fs::path> files;
   bool has_lits_labels = false;
@@ -92,7 +68,7 @@ Listing list_cases(const fs::path& dir, bool is_ground_truth) {
     files.push_back(entry.path());
     has_lits_labels = has_lits_labels || starts_with(name, kLitsLabelPrefix);
   }
-  if (is_ground_truth && has_lits_labels) {
+  if (has_lits_labels) {
     files.erase(std::remove_if(files.begin(), files.end(),
                                [](const fs::path& f) {
                                  return starts_with(f.filename().string(), kLitsImagePrefix);
@@ -123,8 +99,8 @@ void record_failure(std::vector<metrics::CaseFailure>& failures, metrics::CaseFa
 
 void run_evaluate(const Options& opt, CommandContext& ctx) {
   const fs::path gt_dir = label_folder(opt.gt_dir);
-  Listing preds = list_cases(opt.pred_dir, /*is_ground_truth=*/false);
-  Listing gts = list_cases(gt_dir, /*is_ground_truth=*/true);
+  Listing preds = list_cases(opt.pred_dir);
+  Listing gts = list_cases(gt_dir);
   if (preds.by_case.empty() && preds.ambiguous.empty())
     throw InputError(opt.pred_dir.string(), "no label files (.nii, .nii.gz, .mha, .nrrd ...)");
   spdlog::info("evaluate: {} predictions in {}, {} ground truths in {}", preds.by_case.size(),
@@ -144,7 +120,7 @@ void run_evaluate(const Options& opt, CommandContext& ctx) {
     for (const auto& [id, path] : l->by_case)
       if (!ambiguous.count(id)) unique_ids.insert(id);
   std::vector<std::string> ids(unique_ids.begin(), unique_ids.end());
-  std::sort(ids.begin(), ids.end(), natural_less);
+  std::sort(ids.begin(), ids.end(), dataset::case_id_less);
 
   std::vector<metrics::CaseResult> results;
   bool internal_error = false;

@@ -14,6 +14,7 @@ void add_pending(CLI::App& app, CommandContext& ctx, const std::string& name,
                  const std::string& description, const std::string& stage) {
   auto* sub = app.add_subcommand(name, description + "\n[not built yet: " + stage + "]");
   sub->allow_extras();
+  sub->fallthrough(false);  // keep the unknown options here instead of failing in the parent
   sub->callback([&ctx, name, stage] {
     spdlog::error("'aslseg {}' is not built yet ({}); see the README for what works today.", name,
                   stage);

@@ -18,16 +18,6 @@ bool starts_with(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
 }
 
-bool is_number(const std::string& s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); });
-}
-
-// "2" < "10" for numeric ids; plain string order otherwise.
-bool id_less(const std::string& a, const std::string& b) {
-  if (is_number(a) && is_number(b) && a.size() != b.size()) return a.size() < b.size();
-  return a < b;
-}
-
 // Volume files (and DICOM series folders are not used here: datasets hold files) in `dir`.
 std::vector<fs::path> volume_files(const fs::path& dir) {
   std::vector<fs::path> out;
@@ -51,7 +41,8 @@ void add_image(std::map<std::string, Case>& cases, const std::string& id, const 
 
 void add_label(std::map<std::string, Case>& cases, const std::string& id, const fs::path& label) {
   const auto it = cases.find(id);
-  if (it == cases.end()) throw InputError(label.string(), "label has no image for case '" + id + "'");
+  if (it == cases.end())
+    throw InputError(label.string(), "label has no image for case '" + id + "'");
   if (it->second.label)
     throw InputError(label.string(), "second label for case '" + id + "' (the other is " +
                                          it->second.label->string() + ")");
@@ -89,7 +80,8 @@ bool collect_nnunet(const fs::path& root, std::map<std::string, Case>& cases) {
       const std::string stem = io::volume_stem(f);
       const std::string id = case_id(f);
       if (stem == id)
-        throw InputError(f.string(), "nnU-Net images are named CASE_0000; this name has no channel");
+        throw InputError(f.string(),
+                         "nnU-Net images are named CASE_0000; this name has no channel");
       if (!ends_with_channel_zero(stem))
         throw InputError(f.string(), "multi-channel cases are not supported (only _0000 is read)");
       add_image(cases, id, f);
@@ -110,9 +102,12 @@ bool collect_images_labels(const fs::path& root, std::map<std::string, Case>& ca
 
 const char* layout_name(Layout layout) {
   switch (layout) {
-    case Layout::kLits: return "lits";
-    case Layout::kNnUnet: return "nnunet";
-    case Layout::kImagesLabels: return "images+labels";
+    case Layout::kLits:
+      return "lits";
+    case Layout::kNnUnet:
+      return "nnunet";
+    case Layout::kImagesLabels:
+      return "images+labels";
   }
   return "?";
 }
@@ -141,7 +136,7 @@ Dataset discover(const fs::path& root) {
   }
   for (auto& [id, c] : cases) ds.cases.push_back(std::move(c));
   std::sort(ds.cases.begin(), ds.cases.end(),
-            [](const Case& a, const Case& b) { return id_less(a.id, b.id); });
+            [](const Case& a, const Case& b) { return case_id_less(a.id, b.id); });
   return ds;
 }
 

@@ -62,7 +62,8 @@ Split make_split(const Dataset& dataset, const SplitParams& params) {
   split.test.assign(with_label.begin(), with_label.begin() + static_cast<long>(n_test));
   const size_t remaining = dataset.cases.size() - n_test;
   const size_t available = with_label.size() - n_test;
-  const size_t n_labelled = std::min(available, std::max<size_t>(1, rounded(params.labelled_fraction, remaining)));
+  const size_t n_labelled =
+      std::min(available, std::max<size_t>(1, rounded(params.labelled_fraction, remaining)));
   if (n_labelled == 0)
     throw InputError(dataset.root.string(), "no labelled case is left after the test split (" +
                                                 std::to_string(with_label.size()) + " labelled, " +
@@ -119,7 +120,8 @@ Split load_split(const fs::path& path, const Dataset& dataset) {
     throw InputError(path.string(), std::string("not valid JSON: ") + e.what());
   }
   if (j.value("format", "") != kSplitFormat)
-    throw InputError(path.string(), std::string("not a split file (format is not ") + kSplitFormat + ")");
+    throw InputError(path.string(),
+                     std::string("not a split file (format is not ") + kSplitFormat + ")");
   Split s;
   s.data_root = dataset.root;
   s.layout = dataset.layout;
@@ -136,7 +138,8 @@ Split load_split(const fs::path& path, const Dataset& dataset) {
   std::set<std::string> seen;
   for (const auto* v : {&s.labelled, &s.unlabelled, &s.test}) {
     for (const auto& id : *v) {
-      if (!seen.insert(id).second) throw InputError(path.string(), "case '" + id + "' is in two sets");
+      if (!seen.insert(id).second)
+        throw InputError(path.string(), "case '" + id + "' is in two sets");
       try {
         find_case(dataset, id);
       } catch (const InputError&) {

@@ -109,7 +109,8 @@ dataset::Dataset fake_lits(const TempDir& d, int n, int unlabelled_extra = 0) {
     touch(d / ("volume-" + std::to_string(i) + ".nii.gz"));
     touch(d / ("segmentation-" + std::to_string(i) + ".nii.gz"));
   }
-  for (int i = n; i < n + unlabelled_extra; ++i) touch(d / ("volume-" + std::to_string(i) + ".nii.gz"));
+  for (int i = n; i < n + unlabelled_extra; ++i)
+    touch(d / ("volume-" + std::to_string(i) + ".nii.gz"));
   return dataset::discover(d.path());
 }
 
@@ -121,8 +122,8 @@ TEST(DatasetSplit, CountsFollowTheDocumentedRule) {
   p.test_fraction = 0.2;
   p.seed = 3;
   const auto s = dataset::make_split(ds, p);
-  EXPECT_EQ(s.test.size(), 4u);       // round(0.2 x 20 labelled)
-  EXPECT_EQ(s.labelled.size(), 2u);   // round(0.1 x (25 - 4))
+  EXPECT_EQ(s.test.size(), 4u);      // round(0.2 x 20 labelled)
+  EXPECT_EQ(s.labelled.size(), 2u);  // round(0.1 x (25 - 4))
   EXPECT_EQ(s.unlabelled.size(), 19u);
   std::set<std::string> all(s.labelled.begin(), s.labelled.end());
   all.insert(s.unlabelled.begin(), s.unlabelled.end());
@@ -130,7 +131,8 @@ TEST(DatasetSplit, CountsFollowTheDocumentedRule) {
   EXPECT_EQ(all.size(), 25u) << "every case exactly once";
   for (const auto& id : s.test) EXPECT_LT(std::stoi(id), 20) << "test cases need labels";
   for (int i = 20; i < 25; ++i)
-    EXPECT_NE(std::find(s.unlabelled.begin(), s.unlabelled.end(), std::to_string(i)), s.unlabelled.end());
+    EXPECT_NE(std::find(s.unlabelled.begin(), s.unlabelled.end(), std::to_string(i)),
+              s.unlabelled.end());
 }
 
 TEST(DatasetSplit, DeterministicPerSeedAndDifferentAcrossSeeds) {
@@ -203,5 +205,18 @@ TEST(DatasetSplit, JsonRoundTripAndValidation) {
   }
 }
 
+}  // namespace
+}  // namespace aslseg
+
+namespace aslseg {
+namespace {
+TEST(DatasetCaseId, NaturalOrder) {
+  EXPECT_TRUE(dataset::case_id_less("2", "10"));
+  EXPECT_FALSE(dataset::case_id_less("10", "2"));
+  EXPECT_TRUE(dataset::case_id_less("liver_2", "liver_10"));
+  EXPECT_TRUE(dataset::case_id_less("a", "b"));
+  EXPECT_FALSE(dataset::case_id_less("7", "7"));
+  EXPECT_TRUE(dataset::case_id_less("007", "8")) << "leading zeros do not change the number";
+}
 }  // namespace
 }  // namespace aslseg

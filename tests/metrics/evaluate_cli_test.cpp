@@ -12,6 +12,7 @@
 #include <string>
 
 #include "aslseg/io/volume_io.h"
+#include "common/test_util.h"
 
 namespace aslseg {
 namespace {
@@ -19,19 +20,10 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr double kTol = 1e-9;
+using testing::read_text;
+using testing::run_cli;
 
-int run_cli(const std::string& args) {
-  const int status =
-      std::system((std::string(ASLSEG_BINARY) + " " + args + " >/dev/null 2>&1").c_str());
-  return WEXITSTATUS(status);
-}
 
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 LabelMap blank(const std::array<double, 3>& spacing = {0.8, 0.8, 2.0}) {
   Geometry g;

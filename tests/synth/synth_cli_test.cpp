@@ -12,17 +12,14 @@
 #include "aslseg/io/error.h"
 #include "aslseg/io/volume_io.h"
 #include "aslseg/synth/synth_set.h"
+#include "common/test_util.h"
 
 namespace aslseg::synth {
 namespace {
 
 namespace fs = std::filesystem;
+using aslseg::testing::run_cli;
 
-int run_cli(const std::string& args) {
-  const std::string cmd = std::string(ASLSEG_BINARY) + " " + args + " >/dev/null 2>&1";
-  const int status = std::system(cmd.c_str());
-  return WEXITSTATUS(status);
-}
 
 class SynthTempDir : public ::testing::Test {
  protected:

@@ -14,4 +14,8 @@ namespace aslseg::dataset {
 //   anything else                         -> the name without its volume extension.
 std::string case_id(const std::filesystem::path& file);
 
+// Natural order of case ids: runs of digits compare as numbers ("2" < "10" < "liver_2" <
+// "liver_10"), everything else character by character.
+bool case_id_less(const std::string& a, const std::string& b);
+
 }  // namespace aslseg::dataset

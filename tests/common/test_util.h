@@ -1,0 +1,53 @@
+// Helpers shared by every test area: a temporary folder removed at the end, running the real
+// aslseg binary, reading a text file.
+#pragma once
+
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+
+namespace aslseg::testing {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path() /
+            ("aslseg-test-" + std::to_string(rd()) + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Runs `aslseg <args>` (the binary CMake built for this test run) and returns its exit code;
+// its output goes to `log` when given, else nowhere.
+inline int run_cli(const std::string& args, const std::filesystem::path& log = {}) {
+  const std::string sink = log.empty() ? "/dev/null" : log.string();
+  const std::string cmd = std::string(ASLSEG_BINARY) + " " + args + " >" + sink + " 2>&1";
+  const int status = std::system(cmd.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+inline std::string read_text(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace aslseg::testing
