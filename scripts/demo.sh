@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
 # The README's demo command: installs, builds, makes a small synthetic CT set with
-# `aslseg synth`, splits it, and scores the labels against themselves with `aslseg evaluate`.
-# The training loop (SSL net -> SAM -> adaptation net) joins this script as it lands.
+# `aslseg synth`, trains the semi-supervised segmentation net (stage 1 of ASLseg, mean teacher)
+# on a quarter of the labels, predicts the test split with `aslseg infer` and scores it with
+# `aslseg evaluate`. CPU only, a few minutes. The SAM and adaptation-net rounds join this
+# script when they land.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 ./scripts/build.sh
 OUT="${ASLSEG_DEMO_DIR:-demo}"
 BIN=./build/aslseg
-$BIN synth --out "$OUT/data" --cases 8 --seed 1
-$BIN dataset split --data "$OUT/data" --labeled-fraction 0.25 --test-fraction 0.25 --seed 1 \
-  --out "$OUT/split.json"
-$BIN evaluate --pred "$OUT/data" --gt "$OUT/data" --out "$OUT/self_eval.json"
+rm -rf "$OUT/run"
+$BIN synth --out "$OUT/data" --cases 12 --seed 1 --size 128,128,32 --spacing 2.5,2.5,5
+$BIN train --config configs/demo.json --data "$OUT/data" --out "$OUT/run"
+# The test cases of the split, predicted by the trained net and scored independently.
+mkdir -p "$OUT/test_images"
+rm -f "$OUT/test_images"/*
+for id in $(python3 -c "import json,sys;print(' '.join(json.load(open('$OUT/run/split.json'))['test']))"); do
+  cp "$OUT/data/volume-$id.nii.gz" "$OUT/test_images/"
+done
+$BIN infer --model "$OUT/run" --input "$OUT/test_images" --output "$OUT/predictions"
+$BIN evaluate --pred "$OUT/predictions" --gt "$OUT/data" --out "$OUT/test_scores.json"
 echo
-echo "demo: phantoms in $OUT/data, split in $OUT/split.json, metrics in $OUT/self_eval.json"
-echo "demo: 'aslseg train' (the ASLseg loop) is not built yet; see the README's status table."
+echo "demo: phantoms $OUT/data, run $OUT/run (log.txt, ss/metrics.jsonl, summary.json),"
+echo "      predictions $OUT/predictions, scores $OUT/test_scores.json (+ .csv)"

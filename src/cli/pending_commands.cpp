@@ -24,19 +24,6 @@ void add_pending(CLI::App& app, CommandContext& ctx, const std::string& name,
 
 }  // namespace
 
-void register_train(CLI::App& app, CommandContext& ctx) {
-  add_pending(app, ctx, "train",
-              "Run the ASLseg loop: SSL net -> SAM -> adaptation net -> selection, R rounds "
-              "(resumable).",
-              "needs the SSL stage and the SAM port");
-}
-
-void register_infer(CLI::App& app, CommandContext& ctx) {
-  add_pending(app, ctx, "infer",
-              "Batch inference over a folder of CT volumes, one <stem>.nii.gz mask per case.",
-              "needs the SSL stage");
-}
-
 void register_export(CLI::App& app, CommandContext& ctx) {
   add_pending(app, ctx, "export",
               "Export the selected pseudo-label sets (lits | nnunet | plain) with manifest.json.",

@@ -142,6 +142,13 @@ SurfaceDistances surface_distances(const LabelMap& pred, const LabelMap& gt, Lab
   return distances_in_box(pred, gt, range, count(pred, gt, range));
 }
 
+double dice(const LabelMap& pred, const LabelMap& gt, LabelRange range) {
+  check_same_grid(pred, gt);
+  const Counts c = count(pred, gt, range);
+  if (c.pred == 0 && c.gt == 0) return 1.0;
+  return 2.0 * static_cast<double>(c.both) / static_cast<double>(c.pred + c.gt);
+}
+
 BinaryMetrics compare_masks(const LabelMap& pred, const LabelMap& gt, LabelRange range) {
   check_same_grid(pred, gt);
   const Counts c = count(pred, gt, range);

@@ -26,7 +26,7 @@ TEST(Cli, BadUsageIsExitTwo) {
 TEST(Cli, UnbuiltStagesSaySoAndExitTwo) {
   testing::TempDir dir;
   const auto log = dir / "log.txt";
-  EXPECT_EQ(run_cli("train --config x.json --data d --out r", log), 2);
+  EXPECT_EQ(run_cli("export --run r --out d", log), 2);
   EXPECT_NE(testing::read_text(log).find("not built yet"), std::string::npos);
 }
 

@@ -49,6 +49,9 @@ TEST(MetricBinary, CubesOffsetByOneVoxelAnisotropic) {
   const BinaryMetrics m = compare_masks(pred, gt);
   // Overlap x in [3,5]: 3*4*4 = 48. Dice = 2*48/128, Jaccard = 48/(128-48).
   EXPECT_NEAR(m.dice, 0.75, kTol);
+  EXPECT_NEAR(dice(pred, gt), 0.75, kTol) << "the Dice-only function agrees";
+  EXPECT_EQ(dice(LabelMap(gt.geometry, 0), LabelMap(gt.geometry, 0)), 1.0) << "both empty";
+  EXPECT_EQ(dice(pred, LabelMap(gt.geometry, 0)), 0.0) << "one empty";
   EXPECT_NEAR(m.jaccard, 0.6, kTol);
   EXPECT_EQ(m.pred_voxels, 64);
   EXPECT_EQ(m.gt_voxels, 64);

@@ -55,6 +55,10 @@ struct SurfaceDistances {
 SurfaceDistances surface_distances(const LabelMap& pred, const LabelMap& gt,
                                    LabelRange range = kForeground);
 
+// Dice alone (no surface distances: cheap enough for validation during training), with the
+// same both-empty convention as compare_masks (1).
+double dice(const LabelMap& pred, const LabelMap& gt, LabelRange range = kForeground);
+
 BinaryMetrics compare_masks(const LabelMap& pred, const LabelMap& gt,
                             LabelRange range = kForeground);
 

@@ -1,0 +1,43 @@
+// What `aslseg infer` works on: the checkpoint behind --model, the cases behind --input
+// (a volume file, a folder of volumes, a dataset root, a DICOM series folder) and the
+// --shard selection. No LibTorch here, so these rules are cheap to test (docs/infer.md).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace aslseg::infer {
+
+// One case of a batch: what io::read_image reads (a file or a DICOM folder) and the stem of
+// its outputs (OUTPUT/<stem>.nii.gz).
+struct InputCase {
+  std::filesystem::path path;
+  std::string stem;
+};
+
+// Run-folder lookup of --model: a file is the checkpoint itself; a folder gives
+// RUN/ss/checkpoint.pt when it exists (the segmentation net of a full loop run), else
+// RUN/checkpoint.pt (a run that trained the segmentation net alone). InputError otherwise.
+std::filesystem::path resolve_checkpoint(const std::filesystem::path& model);
+
+// The cases behind --input, sorted by dataset::case_id_less of their stems:
+//  - a volume file: that file;
+//  - a folder holding imagesTr/, imagesTs/ (nnU-Net raw root) or images/ (images + labels):
+//    the volume files inside those sub-folders;
+//  - any other folder: its volume files (hidden files and LiTS segmentation-* masks skipped)
+//    and each sub-folder holding .dcm files (one DICOM series each); a folder whose only
+//    volume files are .dcm slices is itself one case (stem: the folder's name).
+// InputError when nothing is found or two cases share a stem (they would share an output).
+std::vector<InputCase> discover_inputs(const std::filesystem::path& input);
+
+// --shard "i/n": this job takes the cases whose 0-based index % n == i.
+struct Shard {
+  int64_t index = 0;
+  int64_t count = 1;
+};
+Shard parse_shard(const std::string& text);  // InputError unless 0 <= i < n, n >= 1
+std::vector<InputCase> select_shard(const std::vector<InputCase>& cases, const Shard& shard);
+
+}  // namespace aslseg::infer

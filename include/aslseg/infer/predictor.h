@@ -1,0 +1,82 @@
+// Whole-volume inference with a trained segmentation net: slices are windowed, stacked with
+// their 2k+1 context, resized to the model size, pushed through the net in batches, and the
+// class probabilities resized back to the slice's own size before the argmax, so peak memory
+// is bounded by one batch of slices (never a float logit volume). Post-processing keeps the
+// largest liver component and tumour only inside the liver (both switchable).
+#pragma once
+
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <optional>
+
+#include "aslseg/io/volume.h"
+#include "aslseg/models/segmenter_spec.h"
+#include "aslseg/models/unet.h"
+
+namespace aslseg::infer {
+
+struct PostprocessParams {
+  bool largest_liver_component = true;  // drop liver islands not connected to the main liver
+  bool tumour_inside_liver = true;      // tumour voxels outside the (kept) liver become background
+};
+
+struct PredictParams {
+  int64_t batch_size = 8;
+  PostprocessParams post;
+  // bf16 forward pass on CUDA (net and input cast to bfloat16; softmax and everything after in
+  // float32); ignored on the CPU.
+  bool bf16 = false;
+};
+
+// A CT volume made ready for the net: HU windowed to [0, 1] with padding at 0, and the
+// field-of-view mask (1 = measured voxel). What a background reader hands to the predictor,
+// so the next case can be read and windowed while the current one is computed.
+struct WindowedVolume {
+  Image windowed;
+  LabelMap valid;
+};
+
+// Windows `hu` in place (no second float copy of the volume).
+WindowedVolume prepare(Image hu, const models::SegmenterSpec& spec);
+
+struct Prediction {
+  LabelMap labels;                                  // same geometry as the input
+  std::optional<Volume<float>> tumour_probability;  // when asked for
+};
+
+class Predictor {
+ public:
+  Predictor(models::UNet net, const models::SegmenterSpec& spec, const torch::Device& device);
+  // Loads an aslseg checkpoint (its SegmenterSpec is in the metadata).
+  static Predictor from_checkpoint(const std::filesystem::path& checkpoint,
+                                   const torch::Device& device);
+
+  Prediction predict(const Image& hu, const PredictParams& params,
+                     bool want_tumour_probability = false);
+  // Same, on a volume already windowed by prepare() with this predictor's spec.
+  Prediction predict(const WindowedVolume& input, const PredictParams& params,
+                     bool want_tumour_probability = false);
+
+  const models::SegmenterSpec& spec() const { return spec_; }
+  const models::UNet& net() const { return net_; }
+  const torch::Device& device() const { return device_; }
+
+ private:
+  models::UNet net_;
+  models::SegmenterSpec spec_;
+  torch::Device device_;
+  torch::Dtype net_dtype_ = torch::kFloat;  // bf16 after a bf16 predict on CUDA
+};
+
+// Applies the post-processing in place. Connectivity is 26-neighbour over liver + tumour
+// (labels >= 1): the largest such component is the liver; tumour counts as inside the liver
+// when its component also holds liver voxels (label 1), so a tumour blob touching no liver
+// becomes background.
+void postprocess(LabelMap& labels, const PostprocessParams& params);
+
+// "auto" -> CUDA when available else CPU; "cpu"; "cuda"; "cuda:N". InputError otherwise, or
+// when CUDA is asked for and not available.
+torch::Device parse_device(const std::string& spec);
+
+}  // namespace aslseg::infer

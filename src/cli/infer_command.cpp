@@ -1,0 +1,267 @@
+// `aslseg infer`: batch inference of a trained segmentation net over a folder of CT volumes,
+// one <stem>.nii.gz mask per case (docs/infer.md).
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "aslseg/checkpoint/checkpoint.h"
+#include "aslseg/cli/app.h"
+#include "aslseg/cli/progress.h"
+#include "aslseg/infer/inputs.h"
+#include "aslseg/infer/predictor.h"
+#include "aslseg/io/error.h"
+#include "aslseg/io/volume_io.h"
+
+namespace aslseg::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+constexpr const char* kMaskExtension = ".nii.gz";
+constexpr const char* kProbabilitySuffix = "_tumour_prob.nii.gz";
+constexpr int64_t kDefaultBatchSize = 8;
+
+struct Options {
+  fs::path model;
+  fs::path input;
+  fs::path output;
+  bool resume = false;
+  std::string shard = "0/1";
+  std::string device = "auto";
+  int64_t batch_size = kDefaultBatchSize;
+  bool no_largest_component = false;
+  bool no_tumour_in_liver = false;
+  bool save_probabilities = false;
+  bool bf16 = false;
+  int threads = 0;
+};
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+fs::path mask_path(const Options& o, const infer::InputCase& c) {
+  return o.output / (c.stem + kMaskExtension);
+}
+fs::path probability_path(const Options& o, const infer::InputCase& c) {
+  return o.output / (c.stem + kProbabilitySuffix);
+}
+
+// A case read (or found finished, or found broken) by the background reader.
+struct Loaded {
+  enum class State { kReady, kSkipped, kFailed } state = State::kFailed;
+  std::optional<infer::WindowedVolume> volume;
+  std::string error_path;
+  std::string error;
+  bool internal = false;
+};
+
+// --resume: finished when the mask reads back on the input's grid (and the probability map,
+// when asked for, exists on it too). Anything less is redone.
+bool finished(const Options& o, const infer::InputCase& c) {
+  const fs::path mask = mask_path(o, c);
+  std::error_code ec;
+  if (!fs::exists(mask, ec)) return false;
+  try {
+    const Geometry input = io::read_geometry(c.path);
+    const std::string diff = io::read_labels(mask).geometry.difference(input);
+    if (!diff.empty()) {
+      spdlog::warn("{}: exists but does not match its input ({}); predicting again", mask.string(),
+                   diff);
+      return false;
+    }
+    if (o.save_probabilities && !io::read_geometry(probability_path(o, c)).matches(input))
+      return false;
+    return true;
+  } catch (const InputError& e) {
+    spdlog::warn("{}; predicting again", e.what());
+    return false;
+  }
+}
+
+Loaded load_case(const Options& o, const infer::InputCase& c, const models::SegmenterSpec& spec) {
+  Loaded out;
+  try {
+    if (o.resume && finished(o, c)) {
+      out.state = Loaded::State::kSkipped;
+      return out;
+    }
+    out.volume = infer::prepare(io::read_image(c.path), spec);
+    out.state = Loaded::State::kReady;
+  } catch (const InputError& e) {
+    out.error_path = e.path().empty() ? c.path.string() : e.path();
+    out.error = e.problem();
+  } catch (const std::bad_alloc&) {
+    out.error_path = c.path.string();
+    out.error = "out of memory while reading";
+    out.internal = true;
+  } catch (const std::exception& e) {
+    out.error_path = c.path.string();
+    out.error = std::string("internal error: ") + e.what();
+    out.internal = true;
+  }
+  return out;
+}
+
+void log_model(const fs::path& checkpoint, const infer::Predictor& predictor) {
+  const models::SegmenterSpec& s = predictor.spec();
+  const models::UNetOptions& u = s.unet;
+  spdlog::info("model: {}", checkpoint.string());
+  spdlog::info(
+      "model: U-Net depth {}, base width {}, norm {}, dropout {}, {} classes; input {} slice(s) "
+      "(context {}) at {}x{}, window level {} width {} HU; {} parameters; device {}",
+      u.depth, u.base_width, u.norm, u.dropout, u.num_classes, u.in_channels, s.context,
+      s.image_size, s.image_size, s.window.level, s.window.width, predictor.net()->num_parameters(),
+      predictor.device().str());
+}
+
+void run_infer(const Options& o, CommandContext& ctx) {
+  const auto start = Clock::now();
+  if (o.batch_size < 1)
+    throw InputError("", "--batch-size must be >= 1, got " + std::to_string(o.batch_size));
+  if (o.threads < 0)
+    throw InputError("", "--threads must be >= 0 (0: automatic), got " + std::to_string(o.threads));
+  if (o.threads > 0) torch::set_num_threads(o.threads);
+  const infer::Shard shard = infer::parse_shard(o.shard);
+  const torch::Device device = infer::parse_device(o.device);
+  const fs::path checkpoint = infer::resolve_checkpoint(o.model);
+  const std::vector<infer::InputCase> all = infer::discover_inputs(o.input);
+  const std::vector<infer::InputCase> cases = infer::select_shard(all, shard);
+  for (const infer::InputCase& c : cases) {
+    std::error_code ec;
+    if (fs::equivalent(c.path, mask_path(o, c), ec))
+      throw InputError(c.path.string(), "--output would overwrite this input");
+  }
+
+  infer::Predictor predictor = infer::Predictor::from_checkpoint(checkpoint, device);
+  log_model(checkpoint, predictor);
+  infer::PredictParams params;
+  params.batch_size = o.batch_size;
+  params.post.largest_liver_component = !o.no_largest_component;
+  params.post.tumour_inside_liver = !o.no_tumour_in_liver;
+  params.bf16 = o.bf16;
+  spdlog::info("infer: {} case(s) in {}{}, writing to {}", cases.size(), o.input.string(),
+               shard.count > 1 ? " (shard " + o.shard + " of " + std::to_string(all.size()) + ")"
+                               : std::string(),
+               o.output.string());
+  fs::create_directories(o.output);
+
+  int64_t done = 0;
+  int64_t skipped = 0;
+  std::vector<std::string> failures;
+  bool internal_error = false;
+  auto fail = [&](const std::string& path, const std::string& problem, bool internal) {
+    spdlog::error("{}: {}", path, problem);
+    failures.push_back(path + ": " + problem);
+    internal_error = internal_error || internal;
+  };
+
+  const models::SegmenterSpec spec = predictor.spec();
+  auto read_async = [&](size_t i) {
+    return std::async(std::launch::async, load_case, std::cref(o), std::cref(cases[i]), spec);
+  };
+  Progress progress("infer", static_cast<int64_t>(cases.size()));
+  std::future<Loaded> next;
+  if (!cases.empty()) next = read_async(0);
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const infer::InputCase& c = cases[i];
+    Loaded current = next.get();
+    // The next case is read and windowed while this one is computed.
+    if (i + 1 < cases.size()) next = read_async(i + 1);
+    if (current.state == Loaded::State::kSkipped) {
+      ++skipped;
+      spdlog::info("{}: skipped ({} exists)", c.stem, mask_path(o, c).string());
+    } else if (current.state == Loaded::State::kFailed) {
+      fail(current.error_path, current.error, current.internal);
+    } else {
+      try {
+        const auto t0 = Clock::now();
+        const Geometry& g = current.volume->windowed.geometry;
+        infer::Prediction p = predictor.predict(*current.volume, params, o.save_probabilities);
+        current.volume.reset();  // the windowed volume is no longer needed
+        infer::postprocess(p.labels, params.post);
+        const double compute = seconds_since(t0);
+        io::write_labels(p.labels, mask_path(o, c));
+        if (p.tumour_probability)
+          io::write_image(*p.tumour_probability, probability_path(o, c), io::PixelType::kFloat32);
+        ++done;
+        spdlog::info("{}: {} slices of {}x{}, {:.2f} s ({:.2f} s compute, {:.3g} voxels/s) -> {}",
+                     c.stem, g.size[2], g.size[0], g.size[1], seconds_since(t0), compute,
+                     static_cast<double>(g.num_voxels()) / std::max(compute, 1e-9),
+                     mask_path(o, c).string());
+      } catch (const InputError& e) {
+        fail(e.path().empty() ? c.path.string() : e.path(), e.problem(), false);
+      } catch (const std::exception& e) {
+        // c10::Error (device out of memory ...) or a failed write: this case only.
+        fail(c.path.string(), std::string("internal error: ") + e.what(), true);
+      }
+    }
+    progress.tick();
+  }
+  progress.finish();
+
+  spdlog::info("infer: {} done, {} skipped, {} failed of {} case(s) in {:.1f} s", done, skipped,
+               failures.size(), cases.size(), seconds_since(start));
+  if (!failures.empty()) {
+    for (const std::string& f : failures) spdlog::error("failed: {}", f);
+    ctx.exit_code = internal_error ? kExitInternal : kExitBadInput;
+  }
+}
+
+}  // namespace
+
+void register_infer(CLI::App& app, CommandContext& ctx) {
+  auto opt = std::make_shared<Options>();
+  CLI::App* cmd = app.add_subcommand(
+      "infer", "Batch inference over a folder of CT volumes, one <stem>.nii.gz mask per case.");
+  cmd->description(
+      "Batch inference with a trained segmentation net: one uint8 mask (0 background, 1 liver, "
+      "2 tumour)\nper case, written as OUTPUT/<input stem>.nii.gz with exactly the input's "
+      "size, spacing, origin\nand direction.\n"
+      "\n"
+      "--model: a checkpoint file, or a run folder: RUN/ss/checkpoint.pt when it exists, else\n"
+      "  RUN/checkpoint.pt. The checkpoint carries the net's hyper-parameters and preprocessing.\n"
+      "--input: a volume file (.nii, .nii.gz, .mha, .mhd, .nrrd, .nhdr), a folder of them\n"
+      "  (hidden files and LiTS segmentation-* masks skipped; sub-folders of .dcm files are one\n"
+      "  DICOM case each), a dataset root (imagesTr/ and imagesTs/, or images/, are read), or\n"
+      "  one DICOM series folder. Cases run in natural order of their names.\n"
+      "\n"
+      "Per slice: HU padding (<= -2000) masked, HU window, 2k+1 context slices, bilinear resize "
+      "to the\nmodel size, softmax, bilinear back, argmax; padding voxels are background. "
+      "Memory is bounded\nby one batch of slices plus two volumes (the next case is read while "
+      "this one runs).\n"
+      "A case that cannot be read is logged and skipped; the others still run, and the exit "
+      "code is 2.");
+  cmd->add_option("--model", opt->model, "Checkpoint file or run folder")->required();
+  cmd->add_option("--input", opt->input, "Volume file, folder of volumes, or DICOM folder")
+      ->required();
+  cmd->add_option("--output", opt->output, "Folder for the masks (created)")->required();
+  cmd->add_flag("--resume", opt->resume,
+                "Skip cases whose mask already exists and reads back on the input's grid");
+  cmd->add_option("--shard", opt->shard,
+                  "i/n: take the cases whose 0-based index % n == i (job arrays)")
+      ->capture_default_str();
+  cmd->add_option("--device", opt->device, "auto | cpu | cuda | cuda:N")->capture_default_str();
+  cmd->add_option("--batch-size", opt->batch_size, "Slices per forward pass")
+      ->capture_default_str();
+  cmd->add_flag("--no-largest-component", opt->no_largest_component,
+                "Keep every liver island (default: only the largest 3D component)");
+  cmd->add_flag("--no-tumour-in-liver", opt->no_tumour_in_liver,
+                "Keep tumour voxels that touch no liver (default: they become background)");
+  cmd->add_flag("--save-probabilities", opt->save_probabilities,
+                "Also write OUTPUT/<stem>_tumour_prob.nii.gz (float32, before post-processing)");
+  cmd->add_flag("--bf16", opt->bf16, "bf16 forward pass on CUDA (ignored on CPU)");
+  cmd->add_option("--threads", opt->threads, "CPU threads for LibTorch (0: automatic)")
+      ->capture_default_str();
+  cmd->callback([opt, &ctx] { run_infer(*opt, ctx); });
+}
+
+}  // namespace aslseg::cli

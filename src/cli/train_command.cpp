@@ -1,0 +1,184 @@
+// `aslseg train`: the ASLseg loop. Today it runs stage 1 (the semi-supervised segmentation net)
+// end to end: config, split, training with resumption, then the test split predicted and
+// scored. Rounds of SAM + adaptation net come with the loop issue.
+#include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
+
+#include <fstream>
+
+#include "aslseg/cli/app.h"
+#include "aslseg/cli/progress.h"
+#include "aslseg/config/train_config.h"
+#include "aslseg/dataset/dataset.h"
+#include "aslseg/dataset/split.h"
+#include "aslseg/infer/predictor.h"
+#include "aslseg/io/atomic_file.h"
+#include "aslseg/io/error.h"
+#include "aslseg/io/volume_io.h"
+#include "aslseg/metrics/report.h"
+#include "aslseg/ssl/trainer.h"
+
+namespace aslseg::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+struct TrainOptions {
+  fs::path config;
+  fs::path data;
+  fs::path split;
+  fs::path out;
+  std::vector<std::string> sets;
+  int64_t max_steps_this_run = 0;
+};
+
+json read_json(const fs::path& p) {
+  std::ifstream in(p);
+  json j = json::parse(in, nullptr, false);
+  if (j.is_discarded()) throw InputError(p.string(), "not valid JSON");
+  return j;
+}
+
+// RUN/config.json pins the configuration: a rerun must ask for the same one to resume.
+json pin_config(const TrainOptions& o) {
+  const json resolved = config::resolve_config_json(o.config, o.sets);
+  const fs::path pinned = o.out / "config.json";
+  if (fs::exists(pinned)) {
+    const json before = read_json(pinned);
+    if (before != resolved)
+      throw InputError(pinned.string(),
+                       "this run was started with a different configuration (first difference: " +
+                           config::first_difference(before, resolved) +
+                           "); rerun with the same --config/--set to resume, or use a new --out");
+  } else {
+    io::write_text_atomically(pinned, resolved.dump(2) + "\n");
+  }
+  return resolved;
+}
+
+dataset::Split pin_split(const TrainOptions& o, const dataset::Dataset& ds,
+                         const dataset::SplitParams& params) {
+  const fs::path pinned = o.out / "split.json";
+  if (!o.split.empty()) {
+    dataset::Split s = dataset::load_split(o.split, ds);
+    if (!fs::exists(pinned)) io::write_text_atomically(pinned, dataset::split_to_json(s));
+    return s;
+  }
+  if (fs::exists(pinned)) return dataset::load_split(pinned, ds);
+  dataset::Split s = dataset::make_split(ds, params);
+  io::write_text_atomically(pinned, dataset::split_to_json(s));
+  return s;
+}
+
+// Predicts the test cases with the final net and scores them like `aslseg evaluate`.
+json score_test_split(const fs::path& checkpoint, const std::string& device,
+                      const std::vector<dataset::LabelledCase>& test, const fs::path& stage_dir) {
+  if (test.empty()) return json::object();
+  auto predictor = infer::Predictor::from_checkpoint(checkpoint, infer::parse_device(device));
+  std::vector<metrics::CaseResult> results;
+  std::vector<metrics::CaseFailure> failures;
+  Progress progress("test split", static_cast<int64_t>(test.size()));
+  for (const auto& c : test) {
+    try {
+      const Image image = io::read_image(c.image);
+      const LabelMap gt = io::read_labels_matching(c.label, image.geometry);
+      const LabelMap pred = predictor.predict(image, infer::PredictParams{}).labels;
+      const fs::path out = stage_dir / "test_predictions" / (io::volume_stem(c.image) + ".nii.gz");
+      io::write_labels(pred, out);
+      results.push_back({c.id, out.string(), c.label.string(), image.geometry.spacing,
+                         metrics::evaluate_case(c.id, pred, gt)});
+    } catch (const InputError& e) {
+      spdlog::error("{}", e.what());
+      failures.push_back({c.id, e.path(), e.problem()});
+    }
+    progress.tick();
+  }
+  io::write_text_atomically(stage_dir / "test_metrics.json",
+                            metrics::report_json(results, failures));
+  io::write_text_atomically(stage_dir / "test_metrics.csv", metrics::report_csv(results));
+  const auto summary = metrics::summarize(results);
+  spdlog::info("test split ({} cases):\n{}", results.size(), metrics::summary_table(summary));
+  return json::parse(metrics::report_json(results, failures)).at("summary");
+}
+
+void run_train(const TrainOptions& o, CommandContext& /*ctx*/) {
+  fs::create_directories(o.out);
+  add_log_file(o.out / "log.txt");
+  const json resolved = pin_config(o);
+  spdlog::info("configuration:\n{}", resolved.dump(2));
+  config::TrainConfig cfg = config::config_from_json(resolved);
+  cfg.train.max_steps_this_run = o.max_steps_this_run;
+  if (cfg.loop.rounds > 0) {
+    throw InputError("configuration",
+                     "loop.rounds=" + std::to_string(cfg.loop.rounds) +
+                         ": the SAM stage and the adaptation net are not built yet; use --set "
+                         "loop.rounds=0 to train the segmentation net alone");
+  }
+  const dataset::Dataset ds = dataset::discover(o.data);
+  const dataset::Split split = pin_split(o, ds, cfg.split);
+  spdlog::info("{}: {} layout; {} labelled, {} unlabelled, {} test", o.data.string(),
+               dataset::layout_name(ds.layout), split.labelled.size(), split.unlabelled.size(),
+               split.test.size());
+  // Training sees the TrainingSet only: unlabelled cases carry no label path into it.
+  const dataset::TrainingSet training = split.training_set(ds);
+  const dataset::EvaluationSet evaluation = split.evaluation_set(ds);
+  const fs::path stage_dir = o.out / "ss";
+  // The test split is monitored during training (logged, never used to select anything).
+  const ssl::TrainResult result =
+      ssl::train_segmenter(cfg.train, training, evaluation.test, stage_dir);
+  if (!result.finished) {
+    spdlog::info("stopped at step {} of {}; rerun the same command to continue", result.steps,
+                 cfg.train.optim.steps);
+    return;
+  }
+  const json test =
+      score_test_split(result.checkpoint, cfg.train.device, evaluation.test, stage_dir);
+  const json summary = {{"stage", "ss"},
+                        {"paradigm", cfg.train.ssl.paradigm},
+                        {"steps", result.steps},
+                        {"checkpoint", result.checkpoint.string()},
+                        {"last_validation", result.last_validation},
+                        {"test", test}};
+  io::write_text_atomically(o.out / "summary.json", summary.dump(2) + "\n");
+  spdlog::info("done: {} (checkpoint {}, summary {})", o.out.string(), result.checkpoint.string(),
+               (o.out / "summary.json").string());
+}
+
+}  // namespace
+
+void register_train(CLI::App& app, CommandContext& ctx) {
+  auto o = std::make_shared<TrainOptions>();
+  auto* cmd = app.add_subcommand(
+      "train",
+      "Train on a dataset folder with few labels. Stage 1 of ASLseg (the semi-supervised\n"
+      "segmentation net: supervised | mean_teacher | ua_mt | cps) runs end to end; the SAM\n"
+      "and adaptation-net rounds are not built yet (loop.rounds must be 0).\n"
+      "Resumable: rerun the same command with the same --out to continue where it stopped.");
+  cmd->add_option("--config", o->config, "JSON configuration (configs/*.json); defaults if omitted")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--data", o->data, "Dataset folder (LiTS, nnU-Net raw or images/+labels/)")
+      ->required();
+  cmd->add_option("--split", o->split,
+                  "split.json from 'aslseg dataset split' (default: made "
+                  "from the config's split section and kept in RUN)");
+  cmd->add_option("--set", o->sets,
+                  "Override a config value, e.g. --set optim.steps=500 "
+                  "--set ssl.paradigm=cps (repeatable)");
+  cmd->add_option("--out", o->out,
+                  "Run folder (created; holds config.json, split.json, log.txt, "
+                  "ss/checkpoint.pt, ss/metrics.jsonl, summary.json)")
+      ->required();
+  cmd->add_option("--max-steps-this-run", o->max_steps_this_run,
+                  "Stop after this many steps (with a checkpoint); rerun to continue. For "
+                  "time-limited job slots")
+      ->check(CLI::NonNegativeNumber);
+  cmd->footer(
+      "Outputs: RUN/ss/checkpoint.pt is what 'aslseg infer --model RUN' loads; "
+      "RUN/ss/metrics.jsonl logs loss terms, lr and\nvalidation Dice; RUN/ss/test_metrics.json "
+      "scores the test split like 'aslseg evaluate'.");
+  cmd->callback([o, &ctx] { run_train(*o, ctx); });
+}
+
+}  // namespace aslseg::cli

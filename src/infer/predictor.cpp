@@ -1,0 +1,220 @@
+#include "aslseg/infer/predictor.h"
+
+#include <c10/core/InferenceMode.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cctype>
+#include <stdexcept>
+#include <string>
+
+#include "aslseg/checkpoint/checkpoint.h"
+#include "aslseg/io/error.h"
+#include "aslseg/preprocess/connected_components.h"
+#include "aslseg/preprocess/intensity.h"
+#include "aslseg/preprocess/invalid_mask.h"
+#include "aslseg/preprocess/slicing.h"
+
+namespace aslseg::infer {
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace F = torch::nn::functional;
+
+// interpolate(mode='bilinear', align_corners=False): the resampling training used
+// (preprocess/resize.h documents the same sampling).
+torch::Tensor resize_bilinear(const torch::Tensor& x, int64_t height, int64_t width) {
+  if (x.size(2) == height && x.size(3) == width) return x;
+  return F::interpolate(x, F::InterpolateFuncOptions()
+                               .size(std::vector<int64_t>{height, width})
+                               .mode(torch::kBilinear)
+                               .align_corners(false));
+}
+
+// The module of a checkpoint that inference uses (checkpoint.h, kMetaInferenceModule).
+std::string pick_module(const checkpoint::Summary& summary, const fs::path& path) {
+  const auto& meta = summary.meta;
+  const auto& names = summary.modules;
+  auto held = [&](const std::string& n) {
+    return std::find(names.begin(), names.end(), n) != names.end();
+  };
+  if (meta.contains(checkpoint::kMetaInferenceModule)) {
+    const auto& v = meta.at(checkpoint::kMetaInferenceModule);
+    if (!v.is_string() || !held(v.get<std::string>()))
+      throw InputError(path.string(), std::string("metadata '") + checkpoint::kMetaInferenceModule +
+                                          "' = " + v.dump() +
+                                          " names no module of this checkpoint");
+    return v.get<std::string>();
+  }
+  for (const char* n : checkpoint::kInferenceModuleFallbacks)
+    if (held(n)) return n;
+  if (names.size() == 1) return names.front();
+  throw InputError(path.string(), "cannot tell which of its " + std::to_string(names.size()) +
+                                      " modules to use for inference (no '" +
+                                      checkpoint::kMetaInferenceModule + "' in its metadata)");
+}
+
+}  // namespace
+
+WindowedVolume prepare(Image hu, const models::SegmenterSpec& spec) {
+  WindowedVolume out;
+  out.valid = preprocess::valid_mask(hu);
+  preprocess::validate(spec.window);
+  preprocess::apply_window(hu.voxels.data(), out.valid.voxels.data(), hu.voxels.data(),
+                           hu.voxels.size(), spec.window);
+  out.windowed = std::move(hu);
+  return out;
+}
+
+Predictor::Predictor(models::UNet net, const models::SegmenterSpec& spec,
+                     const torch::Device& device)
+    : net_(std::move(net)), spec_(spec), device_(device) {
+  models::validate(spec_);
+  if (nlohmann::json(net_->options()) != nlohmann::json(spec_.unet))
+    throw std::invalid_argument("predictor: the net's options " +
+                                nlohmann::json(net_->options()).dump() +
+                                " differ from the spec's " + nlohmann::json(spec_.unet).dump());
+  net_->to(device_);
+  net_->eval();
+}
+
+Predictor Predictor::from_checkpoint(const fs::path& path, const torch::Device& device) {
+  const checkpoint::Summary summary = checkpoint::inspect(path);
+  if (!summary.meta.contains(checkpoint::kMetaSpec))
+    throw InputError(path.string(), std::string("metadata holds no '") + checkpoint::kMetaSpec +
+                                        "' (not a segmentation-net checkpoint?)");
+  models::SegmenterSpec spec;
+  try {
+    summary.meta.at(checkpoint::kMetaSpec).get_to(spec);
+  } catch (const std::invalid_argument& e) {
+    throw InputError(path.string(), std::string("metadata 'spec': ") + e.what());
+  }
+  const std::string name = pick_module(summary, path);
+  models::UNet net(spec.unet);
+  checkpoint::load(path, {{{name, net.ptr()}}, nullptr, {}});
+  spdlog::debug("{}: using module '{}'", path.string(), name);
+  return Predictor(net, spec, device);
+}
+
+Prediction Predictor::predict(const Image& hu, const PredictParams& params,
+                              bool want_tumour_probability) {
+  return predict(prepare(hu, spec_), params, want_tumour_probability);
+}
+
+Prediction Predictor::predict(const WindowedVolume& input, const PredictParams& params,
+                              bool want_tumour_probability) {
+  const Geometry& g = input.windowed.geometry;
+  const size_t voxels = static_cast<size_t>(g.num_voxels());
+  if (params.batch_size < 1)
+    throw std::invalid_argument("predict: batch size must be >= 1, got " +
+                                std::to_string(params.batch_size));
+  if (input.windowed.voxels.size() != voxels || input.valid.voxels.size() != voxels || voxels == 0)
+    throw std::invalid_argument("predict: image and mask do not match the geometry " +
+                                g.describe());
+  if (want_tumour_probability && spec_.unet.num_classes <= kTumour)
+    throw std::invalid_argument("predict: a tumour probability needs a tumour class");
+
+  const bool bf16 = params.bf16 && device_.is_cuda();
+  if (params.bf16 && !bf16)
+    spdlog::debug("bf16 asked for on {}: ignored (CUDA only)", device_.str());
+  const torch::Dtype dtype = bf16 ? torch::kBFloat16 : torch::kFloat;
+  if (dtype != net_dtype_) {
+    net_->to(dtype);
+    net_dtype_ = dtype;
+  }
+  net_->eval();
+
+  const int64_t width = g.size[0];
+  const int64_t height = g.size[1];
+  const int64_t depth = g.size[2];
+  const int64_t plane = g.slice_voxels();
+  const int64_t channels = spec_.unet.in_channels;
+  const int64_t side = spec_.image_size;
+  const preprocess::SliceParams slicing{static_cast<int>(spec_.context)};
+
+  Prediction out;
+  out.labels = LabelMap(g, kBackground);
+  if (want_tumour_probability) out.tumour_probability = Image(g, 0.0f);
+
+  c10::InferenceMode inference;
+  // One CPU staging buffer of [B, 2k+1, H, W]: everything the batch loop allocates is bounded
+  // by the batch, never by the number of slices.
+  torch::Tensor staging =
+      torch::empty({std::min(params.batch_size, depth), channels, height, width}, torch::kFloat);
+  for (int64_t z0 = 0; z0 < depth; z0 += params.batch_size) {
+    const int64_t n = std::min(params.batch_size, depth - z0);
+    float* dst = staging.data_ptr<float>();
+    for (int64_t i = 0; i < n; ++i)
+      preprocess::slice_with_context(input.windowed, z0 + i, slicing, dst + i * channels * plane);
+    torch::Tensor x = staging.narrow(0, 0, n).to(device_);
+    x = resize_bilinear(x, side, side).to(dtype);
+    torch::Tensor probs = torch::softmax(net_->forward(x).to(torch::kFloat), /*dim=*/1);
+    // Probabilities, not labels, go back to the slice size: smoother borders than resizing
+    // an argmax.
+    probs = resize_bilinear(probs, height, width);
+    const torch::Tensor labels = probs.argmax(1).to(torch::kUInt8).to(torch::kCPU).contiguous();
+    const uint8_t* lab = labels.data_ptr<uint8_t>();
+    const uint8_t* valid = input.valid.slice(z0);
+    uint8_t* target = out.labels.slice(z0);
+    const int64_t count = n * plane;
+    for (int64_t i = 0; i < count; ++i)
+      target[i] = valid[i] == preprocess::kInvalid ? uint8_t{kBackground} : lab[i];
+    if (want_tumour_probability) {
+      const torch::Tensor tumour = probs.select(1, kTumour).to(torch::kCPU).contiguous();
+      const float* p = tumour.data_ptr<float>();
+      float* prob = out.tumour_probability->slice(z0);
+      for (int64_t i = 0; i < count; ++i) prob[i] = valid[i] == preprocess::kInvalid ? 0.0f : p[i];
+    }
+  }
+  return out;
+}
+
+void postprocess(LabelMap& labels, const PostprocessParams& params) {
+  if (!params.largest_liver_component && !params.tumour_inside_liver) return;
+  LabelMap organ(labels.geometry, 0);
+  for (size_t i = 0; i < labels.voxels.size(); ++i) organ.voxels[i] = labels.voxels[i] >= kLiver;
+  const preprocess::Components comps =
+      preprocess::label_components(organ, preprocess::Connectivity3D::k26);
+  std::vector<uint8_t> has_liver(comps.sizes.size(), 0);
+  for (size_t i = 0; i < labels.voxels.size(); ++i)
+    if (labels.voxels[i] == kLiver) has_liver[static_cast<size_t>(comps.labels[i])] = 1;
+  const int32_t keep = comps.largest();
+  for (size_t i = 0; i < labels.voxels.size(); ++i) {
+    const int32_t c = comps.labels[i];
+    if (c == 0) continue;
+    if (params.largest_liver_component && c != keep)
+      labels.voxels[i] = kBackground;
+    else if (params.tumour_inside_liver && labels.voxels[i] == kTumour &&
+             !has_liver[static_cast<size_t>(c)])
+      labels.voxels[i] = kBackground;
+  }
+}
+
+torch::Device parse_device(const std::string& spec) {
+  constexpr const char* kCudaPrefix = "cuda:";
+  const std::string usage = "--device expects auto, cpu, cuda or cuda:N, got '" + spec + "'";
+  if (spec == "auto")
+    return torch::cuda::is_available() ? torch::Device(torch::kCUDA) : torch::Device(torch::kCPU);
+  if (spec == "cpu") return torch::kCPU;
+  int64_t index = 0;
+  if (spec.rfind(kCudaPrefix, 0) == 0) {
+    const std::string digits = spec.substr(std::string(kCudaPrefix).size());
+    constexpr size_t kMaxDigits = 3;
+    if (digits.empty() || digits.size() > kMaxDigits ||
+        !std::all_of(digits.begin(), digits.end(), [](unsigned char c) { return std::isdigit(c); }))
+      throw InputError("", usage);
+    index = std::stoll(digits);
+  } else if (spec != "cuda") {
+    throw InputError("", usage);
+  }
+  if (!torch::cuda::is_available())
+    throw InputError("", "--device " + spec + ": CUDA is not available in this build/machine");
+  const int64_t count = static_cast<int64_t>(torch::cuda::device_count());
+  if (index >= count)
+    throw InputError(
+        "", "--device " + spec + ": only " + std::to_string(count) + " CUDA device(s) present");
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+}
+
+}  // namespace aslseg::infer

@@ -1,0 +1,130 @@
+#include "aslseg/ssl/augment.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "aslseg/synth/detmath.h"
+
+namespace aslseg::ssl {
+namespace {
+
+// a + f * (b - a): exact when a == b, so uniform regions survive resampling bit for bit.
+inline float lerp(float a, float b, float f) { return a + f * (b - a); }
+
+// Copy without augmentation: the planes as they are, uint8 label / valid widened.
+void copy_sample(const SliceInput& in, const SliceOutput& out) {
+  const int64_t n = in.height * in.width;
+  for (size_t c = 0; c < in.channels.size(); ++c) {
+    std::memcpy(out.image + static_cast<int64_t>(c) * n, in.channels[c],
+                static_cast<size_t>(n) * sizeof(float));
+  }
+  for (int64_t i = 0; i < n; ++i) out.valid[i] = in.valid[i] != 0 ? 1.0f : 0.0f;
+  if (out.label != nullptr) {
+    for (int64_t i = 0; i < n; ++i) out.label[i] = in.label[i];
+  }
+}
+
+// floor() for |v| < 2^62 without a libm call (x86-64's baseline has no SSE4.1 roundsd).
+inline int64_t floor_to_int(double v) {
+  const int64_t t = static_cast<int64_t>(v);  // truncates towards zero
+  return static_cast<double>(t) > v ? t - 1 : t;
+}
+
+void resample(const SliceInput& in, const SliceAffine& affine, const SliceOutput& out) {
+  const int64_t h = in.height;
+  const int64_t w = in.width;
+  const int64_t n = h * w;
+  const int64_t channels = static_cast<int64_t>(in.channels.size());
+  const SourceMap map = source_map(affine, h, w);
+  for (int64_t y = 0; y < h; ++y) {
+    for (int64_t x = 0; x < w; ++x) {
+      const int64_t i = y * w + x;
+      double sx = 0.0;
+      double sy = 0.0;
+      // Evaluated afresh per pixel (not accumulated), so every pixel's source point is the
+      // same few roundings wherever it sits in the loop.
+      map.source(static_cast<double>(x), static_cast<double>(y), &sx, &sy);
+      // Nearest (round half up) for the masks; outside the slice counts as padding. Source
+      // points far outside (a large zoom-out) stay far inside int64's range.
+      const int64_t rx = floor_to_int(sx + 0.5);
+      const int64_t ry = floor_to_int(sy + 0.5);
+      const bool inside = rx >= 0 && ry >= 0 && rx < w && ry < h;
+      const int64_t near = inside ? ry * w + rx : 0;
+      const bool valid = inside && in.valid[near] != 0;
+      out.valid[i] = valid ? 1.0f : 0.0f;
+      if (out.label != nullptr) out.label[i] = inside ? in.label[near] : 0;
+      if (!valid) {
+        for (int64_t c = 0; c < channels; ++c) out.image[c * n + i] = 0.0f;
+        continue;
+      }
+      // Bilinear with zero padding: a tap outside the slice contributes 0.
+      const int64_t x0 = floor_to_int(sx);
+      const int64_t y0 = floor_to_int(sy);
+      const float fx = static_cast<float>(sx - static_cast<double>(x0));
+      const float fy = static_cast<float>(sy - static_cast<double>(y0));
+      const int64_t o00 = y0 * w + x0;
+      if (x0 >= 0 && y0 >= 0 && x0 + 1 < w && y0 + 1 < h) {  // the common case
+        for (int64_t c = 0; c < channels; ++c) {
+          const float* p = in.channels[static_cast<size_t>(c)] + o00;
+          out.image[c * n + i] = lerp(lerp(p[0], p[1], fx), lerp(p[w], p[w + 1], fx), fy);
+        }
+        continue;
+      }
+      const bool x0_in = x0 >= 0 && x0 < w;
+      const bool x1_in = x0 + 1 >= 0 && x0 + 1 < w;
+      const bool y0_in = y0 >= 0 && y0 < h;
+      const bool y1_in = y0 + 1 >= 0 && y0 + 1 < h;
+      for (int64_t c = 0; c < channels; ++c) {
+        const float* p = in.channels[static_cast<size_t>(c)];
+        const float a = (y0_in && x0_in) ? p[o00] : 0.0f;
+        const float b = (y0_in && x1_in) ? p[o00 + 1] : 0.0f;
+        const float d = (y1_in && x0_in) ? p[o00 + w] : 0.0f;
+        const float e = (y1_in && x1_in) ? p[o00 + w + 1] : 0.0f;
+        out.image[c * n + i] = lerp(lerp(a, b, fx), lerp(d, e, fx), fy);
+      }
+    }
+  }
+}
+
+void jitter_intensity(const IntensityJitter& jitter, int64_t channels, int64_t n,
+                      const SliceOutput& out) {
+  for (int64_t c = 0; c < channels; ++c) {
+    float* plane = out.image + c * n;
+    for (int64_t i = 0; i < n; ++i) {
+      if (out.valid[i] == 0.0f) continue;
+      plane[i] = std::clamp(plane[i] * jitter.multiplier + jitter.shift, 0.0f, 1.0f);
+    }
+  }
+}
+
+}  // namespace
+
+SourceMap source_map(const SliceAffine& a, int64_t height, int64_t width) {
+  double sine = 0.0;
+  double cosine = 1.0;
+  synth::detmath::sincos_deg(a.angle_deg, &sine, &cosine);
+  const double fx = a.flip_x ? -1.0 : 1.0;
+  const double fy = a.flip_y ? -1.0 : 1.0;
+  // T(q) = c + scale * R(angle) * F * (q - c), so T^-1(p) = c + F * R(-angle) * (p - c) / scale.
+  SourceMap map;
+  map.m = {fx * cosine / a.scale, fx * sine / a.scale, -fy * sine / a.scale, fy * cosine / a.scale};
+  const double cx = 0.5 * static_cast<double>(width - 1);
+  const double cy = 0.5 * static_cast<double>(height - 1);
+  map.t = {cx - (map.m[0] * cx + map.m[1] * cy), cy - (map.m[2] * cx + map.m[3] * cy)};
+  return map;
+}
+
+void render_sample(const SliceInput& in, const AugmentDraw* draw, const SliceOutput& out) {
+  if (draw == nullptr || draw->affine.is_identity()) {
+    copy_sample(in, out);
+  } else {
+    resample(in, draw->affine, out);
+  }
+  if (draw != nullptr && !draw->intensity.is_identity()) {
+    jitter_intensity(draw->intensity, static_cast<int64_t>(in.channels.size()),
+                     in.height * in.width, out);
+  }
+}
+
+}  // namespace aslseg::ssl

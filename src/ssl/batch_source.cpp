@@ -1,0 +1,321 @@
+// Drawing batches: which slices (tumour over-sampling), their augmentation, and the
+// prefetching BatchSource. Everything random comes from synth::Rng seeded by
+// (seed, step, sample, stream), never from torch's generator or from thread timing.
+#include <condition_variable>
+#include <exception>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include "aslseg/preprocess/slicing.h"
+#include "aslseg/ssl/slice_data.h"
+#include "aslseg/synth/rng.h"
+
+namespace aslseg::ssl {
+namespace {
+
+// Separates batch randomness from every other use of the same seed (phantoms, splits).
+constexpr uint64_t kBatchSalt = 0x5ca1ab1e0ddba11ull;
+constexpr double kFlipProbability = 0.5;
+constexpr uint64_t kLabelledStream = 1;
+constexpr uint64_t kUnlabelledStream = 0;
+
+void require(bool ok, const std::string& message) {
+  if (!ok) throw std::invalid_argument(message);
+}
+
+void validate_sampling(const SliceDataParams& p) {
+  require(p.context >= 0, "context must be >= 0, got " + std::to_string(p.context));
+  require(p.image_size >= 1, "image_size must be >= 1, got " + std::to_string(p.image_size));
+  require(
+      p.tumour_slice_fraction >= 0.0 && p.tumour_slice_fraction <= 1.0,
+      "tumour_slice_fraction must be in [0, 1], got " + std::to_string(p.tumour_slice_fraction));
+  const AugmentParams& a = p.augment;
+  require(a.rotate_deg >= 0.0 && a.rotate_deg <= 180.0,
+          "augment.rotate_deg must be in [0, 180], got " + std::to_string(a.rotate_deg));
+  require(a.scale >= 0.0 && a.scale < 1.0,
+          "augment.scale must be in [0, 1), got " + std::to_string(a.scale));
+  require(a.intensity_scale >= 0.0 && a.intensity_scale < 1.0,
+          "augment.intensity_scale must be in [0, 1), got " + std::to_string(a.intensity_scale));
+  require(a.intensity_shift >= 0.0 && a.intensity_shift <= 1.0,
+          "augment.intensity_shift must be in [0, 1], got " + std::to_string(a.intensity_shift));
+}
+
+// Every volume must be what prepare_* makes at this image_size: CPU, contiguous, [Z, S, S].
+void validate_volumes(const std::vector<PreparedVolume>& volumes, bool labelled,
+                      const SliceDataParams& p) {
+  require(!volumes.empty(), "make_batch: no volumes to draw from");
+  require(volumes.size() <= static_cast<size_t>(std::numeric_limits<int>::max()),
+          "make_batch: too many volumes");
+  const int64_t s = p.image_size;
+  auto check = [&](const PreparedVolume& v, const torch::Tensor& t, torch::ScalarType type,
+                   const char* what) {
+    require(t.defined() && t.dim() == 3 && t.scalar_type() == type && t.device().is_cpu() &&
+                t.is_contiguous() && t.size(0) >= 1 && t.size(1) == s && t.size(2) == s &&
+                t.size(0) == v.image.size(0) && t.size(0) <= std::numeric_limits<int>::max(),
+            "make_batch: volume '" + v.id + "' has no contiguous CPU " + what + " of [Z, " +
+                std::to_string(s) + ", " + std::to_string(s) + "] (prepared at another size?)");
+  };
+  for (const PreparedVolume& v : volumes) {
+    require(v.image.defined(), "make_batch: volume '" + v.id + "' has no image");
+    check(v, v.image, torch::kFloat32, "float image");
+    check(v, v.valid, torch::kUInt8, "uint8 valid mask");
+    if (labelled) check(v, v.label, torch::kUInt8, "uint8 label");
+  }
+}
+
+// Labelled volumes that can serve a tumour draw / a liver-only draw.
+struct Pools {
+  std::vector<int64_t> tumour;
+  std::vector<int64_t> liver;
+};
+
+Pools make_pools(const std::vector<PreparedVolume>& volumes) {
+  Pools pools;
+  for (size_t i = 0; i < volumes.size(); ++i) {
+    if (!volumes[i].tumour_slices.empty()) pools.tumour.push_back(static_cast<int64_t>(i));
+    if (!volumes[i].liver_slices.empty()) pools.liver.push_back(static_cast<int64_t>(i));
+  }
+  return pools;
+}
+
+// Uniform index in [0, n), n >= 1 (sizes were checked to fit an int).
+int64_t pick(synth::Rng& rng, size_t n) { return rng.uniform_int(0, static_cast<int>(n) - 1); }
+
+template <typename T>
+T pick_from(synth::Rng& rng, const std::vector<T>& items) {
+  return items[static_cast<size_t>(pick(rng, items.size()))];
+}
+
+uint64_t sample_seed(uint64_t seed, int64_t step, int64_t index, bool labelled) {
+  uint64_t h = synth::hash_combine(synth::mix64(seed ^ kBatchSalt), static_cast<uint64_t>(step));
+  h = synth::hash_combine(h, static_cast<uint64_t>(index));
+  return synth::hash_combine(h, labelled ? kLabelledStream : kUnlabelledStream);
+}
+
+// Always the same six draws in the same order, so switching one kind of augmentation off
+// (flip = false, rotate_deg = 0 ...) leaves the others' values unchanged.
+AugmentDraw draw_augment(const AugmentParams& a, synth::Rng& rng) {
+  AugmentDraw d;
+  const bool flip_x = rng.bernoulli(kFlipProbability);
+  const bool flip_y = rng.bernoulli(kFlipProbability);
+  d.affine.flip_x = a.flip && flip_x;
+  d.affine.flip_y = a.flip && flip_y;
+  d.affine.angle_deg = rng.uniform(-a.rotate_deg, a.rotate_deg);
+  d.affine.scale = rng.uniform(1.0 - a.scale, 1.0 + a.scale);
+  d.intensity.multiplier =
+      static_cast<float>(rng.uniform(1.0 - a.intensity_scale, 1.0 + a.intensity_scale));
+  d.intensity.shift = static_cast<float>(rng.uniform(-a.intensity_shift, a.intensity_shift));
+  return d;
+}
+
+SampleChoice choose(const std::vector<PreparedVolume>& volumes, const Pools& pools, bool labelled,
+                    const SliceDataParams& p, uint64_t seed, int64_t step, int64_t index) {
+  synth::Rng rng(sample_seed(seed, step, index, labelled));
+  SampleChoice c;
+  // Drawn for unlabelled samples too, so both streams consume the generator alike.
+  const bool tumour = rng.bernoulli(p.tumour_slice_fraction);
+  if (labelled && tumour && !pools.tumour.empty()) {
+    c.volume = pick_from(rng, pools.tumour);
+    c.slice = pick_from(rng, volumes[static_cast<size_t>(c.volume)].tumour_slices);
+    c.tumour_draw = true;
+  } else if (labelled && p.liver_slices_only && !pools.liver.empty()) {
+    c.volume = pick_from(rng, pools.liver);
+    c.slice = pick_from(rng, volumes[static_cast<size_t>(c.volume)].liver_slices);
+  } else {
+    c.volume = pick(rng, volumes.size());
+    c.slice = pick(rng, static_cast<size_t>(volumes[static_cast<size_t>(c.volume)].image.size(0)));
+  }
+  if (p.augment.enabled) c.augment = draw_augment(p.augment, rng);
+  return c;
+}
+
+}  // namespace
+
+SampleChoice choose_sample(const std::vector<PreparedVolume>& volumes, bool labelled,
+                           const SliceDataParams& params, uint64_t seed, int64_t step,
+                           int64_t index) {
+  validate_sampling(params);
+  validate_volumes(volumes, labelled, params);
+  return choose(volumes, make_pools(volumes), labelled, params, seed, step, index);
+}
+
+Batch make_batch(const std::vector<PreparedVolume>& volumes, bool labelled, int64_t batch_size,
+                 const SliceDataParams& params, uint64_t seed, int64_t step) {
+  require(batch_size >= 0, "batch_size must be >= 0, got " + std::to_string(batch_size));
+  validate_sampling(params);
+  const int64_t side = params.image_size;
+  const int64_t channels = 2 * params.context + 1;
+  const int64_t plane = side * side;
+  Batch b;
+  b.image = torch::empty({batch_size, channels, side, side}, torch::kFloat32);
+  b.valid = torch::empty({batch_size, side, side}, torch::kFloat32);
+  if (labelled) b.label = torch::empty({batch_size, side, side}, torch::kInt64);
+  if (batch_size == 0) return b;
+
+  validate_volumes(volumes, labelled, params);
+  const Pools pools = make_pools(volumes);
+  SliceInput in;
+  in.height = side;
+  in.width = side;
+  for (int64_t i = 0; i < batch_size; ++i) {
+    const SampleChoice c = choose(volumes, pools, labelled, params, seed, step, i);
+    const PreparedVolume& v = volumes[static_cast<size_t>(c.volume)];
+    const float* image = v.image.data_ptr<float>();
+    in.channels.clear();
+    for (int64_t z : preprocess::context_slice_indices(c.slice, static_cast<int>(params.context),
+                                                       v.image.size(0))) {
+      in.channels.push_back(image + z * plane);
+    }
+    in.valid = v.valid.data_ptr<uint8_t>() + c.slice * plane;
+    in.label = labelled ? v.label.data_ptr<uint8_t>() + c.slice * plane : nullptr;
+    SliceOutput out;
+    out.image = b.image.data_ptr<float>() + i * channels * plane;
+    out.valid = b.valid.data_ptr<float>() + i * plane;
+    out.label = labelled ? b.label.data_ptr<int64_t>() + i * plane : nullptr;
+    render_sample(in, params.augment.enabled ? &c.augment : nullptr, out);
+  }
+  return b;
+}
+
+// Prefetching: workers fill slots for the steps [next, next + prefetch) that nobody has
+// claimed; get(step) takes its slot (waiting if a worker is on it) or computes the batch
+// itself, then moves the window to step + 1. Slots outside the window are dropped once done,
+// so the map holds at most prefetch + workers batches.
+struct BatchSource::Impl {
+  struct Slot {
+    bool ready = false;
+    int waiters = 0;
+    Batch batch;
+    std::exception_ptr error;
+  };
+
+  const std::vector<PreparedVolume>& volumes;
+  bool labelled;
+  int64_t batch_size;
+  SliceDataParams params;
+  uint64_t seed;
+
+  std::mutex mutex;
+  std::condition_variable work_cv;  // workers: the window moved, or stop
+  std::condition_variable done_cv;  // get(): a slot became ready
+  std::map<int64_t, Slot> slots;
+  int64_t next = 0;
+  bool stop = false;
+  std::vector<std::thread> threads;
+
+  Impl(const std::vector<PreparedVolume>& v, bool l, int64_t b, const SliceDataParams& p,
+       uint64_t s)
+      : volumes(v), labelled(l), batch_size(b), params(p), seed(s) {}
+
+  ~Impl() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      stop = true;
+    }
+    work_cv.notify_all();
+    for (std::thread& t : threads) t.join();
+  }
+
+  Batch compute(int64_t step) const {
+    return make_batch(volumes, labelled, batch_size, params, seed, step);
+  }
+
+  // The first unclaimed step of the window (mutex held).
+  bool find_work(int64_t* step) const {
+    for (int64_t s = next; s < next + params.prefetch; ++s) {
+      if (slots.find(s) == slots.end()) {
+        *step = s;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // Drops finished slots nobody waits for outside the window (mutex held).
+  void evict() {
+    for (auto it = slots.begin(); it != slots.end();) {
+      const bool outside = it->first < next || it->first >= next + params.prefetch;
+      if (outside && it->second.ready && it->second.waiters == 0) {
+        it = slots.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  void work() {
+    std::unique_lock<std::mutex> lock(mutex);
+    for (;;) {
+      int64_t step = 0;
+      work_cv.wait(lock, [&] { return stop || find_work(&step); });
+      if (stop) return;
+      slots[step];  // claimed: get() waits for it instead of computing it again
+      lock.unlock();
+      Batch batch;
+      std::exception_ptr error;
+      try {
+        batch = compute(step);
+      } catch (...) {
+        error = std::current_exception();
+      }
+      lock.lock();
+      Slot& slot = slots[step];  // only evict() erases, and never a slot still being filled
+      slot.batch = std::move(batch);
+      slot.error = error;
+      slot.ready = true;
+      evict();
+      done_cv.notify_all();
+    }
+  }
+
+  Batch get(int64_t step) {
+    if (threads.empty()) return compute(step);
+    std::unique_lock<std::mutex> lock(mutex);
+    auto it = slots.find(step);
+    if (it == slots.end()) {
+      // Not prefetched (first call, a jump, or an out-of-order request): compute it here
+      // while the workers start on the steps after it.
+      next = step + 1;
+      evict();
+      lock.unlock();
+      work_cv.notify_all();
+      return compute(step);
+    }
+    ++it->second.waiters;
+    next = step + 1;
+    work_cv.notify_all();
+    done_cv.wait(lock, [&] { return it->second.ready; });
+    Batch batch = it->second.batch;  // shares the tensors: they are never written again
+    const std::exception_ptr error = it->second.error;
+    if (--it->second.waiters == 0) slots.erase(it);
+    evict();
+    lock.unlock();
+    if (error) std::rethrow_exception(error);
+    return batch;
+  }
+};
+
+BatchSource::BatchSource(const std::vector<PreparedVolume>& volumes, bool labelled,
+                         int64_t batch_size, const SliceDataParams& params, uint64_t seed)
+    : impl_(std::make_unique<Impl>(volumes, labelled, batch_size, params, seed)) {
+  require(batch_size >= 0, "batch_size must be >= 0, got " + std::to_string(batch_size));
+  require(params.workers >= 0, "workers must be >= 0, got " + std::to_string(params.workers));
+  require(params.prefetch >= 0, "prefetch must be >= 0, got " + std::to_string(params.prefetch));
+  validate_sampling(params);
+  // Nothing to overlap for an empty stream; workers = 0 or prefetch = 0 is synchronous.
+  if (batch_size == 0 || params.prefetch == 0) return;
+  for (int64_t t = 0; t < params.workers; ++t) {
+    impl_->threads.emplace_back([impl = impl_.get()] { impl->work(); });
+  }
+}
+
+BatchSource::~BatchSource() = default;
+
+Batch BatchSource::get(int64_t step) { return impl_->get(step); }
+
+}  // namespace aslseg::ssl

@@ -1,0 +1,166 @@
+// `aslseg infer` end to end with the real binary: synthetic phantoms on a rotated grid, an
+// untrained tiny checkpoint, then outputs, --resume, --shard, probability maps and a corrupt
+// case in the batch.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <string>
+
+#include "aslseg/checkpoint/checkpoint.h"
+#include "aslseg/io/volume_io.h"
+#include "aslseg/models/segmenter_spec.h"
+#include "aslseg/models/unet.h"
+#include "aslseg/preprocess/invalid_mask.h"
+#include "common/test_util.h"
+
+namespace aslseg {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::read_text;
+using testing::run_cli;
+
+// Grids compared after a NIfTI round trip (float32 header fields).
+constexpr double kGeometryTolerance = 1e-6;
+
+class InferCli : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new testing::TempDir();
+    ASSERT_EQ(run_cli("synth --out " + (data()).string() +
+                      " --cases 2 --size 48,48,12 --rotate-deg 20 --seed 3"),
+              0);
+    torch::manual_seed(0);
+    models::SegmenterSpec spec;
+    spec.unet.base_width = 4;
+    spec.unet.depth = 3;
+    spec.image_size = 32;
+    models::UNet net(spec.unet);
+    checkpoint::save(run() / "checkpoint.pt", {{{"teacher", net.ptr()}},
+                                               nullptr,
+                                               {{checkpoint::kMetaSpec, spec},
+                                                {checkpoint::kMetaInferenceModule, "teacher"}}});
+  }
+  static void TearDownTestSuite() {
+    delete dir_;
+    dir_ = nullptr;
+  }
+  static fs::path data() { return dir_->path() / "data"; }
+  static fs::path run() { return dir_->path() / "run"; }
+  static fs::path path(const std::string& name) { return dir_->path() / name; }
+  static std::string infer(const std::string& out, const std::string& extra = "") {
+    return "infer --model " + run().string() + " --input " + data().string() + " --output " +
+           path(out).string() + " --threads 1 " + extra;
+  }
+
+  static testing::TempDir* dir_;
+};
+
+testing::TempDir* InferCli::dir_ = nullptr;
+
+bool has_hidden_file(const fs::path& dir) {
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().filename().string()[0] == '.') return true;
+  return false;
+}
+
+void expect_mask_for(const fs::path& input, const fs::path& mask) {
+  ASSERT_TRUE(fs::exists(mask)) << mask;
+  const Image img = io::read_image(input);
+  const LabelMap labels = io::read_labels(mask);
+  EXPECT_EQ(labels.geometry.size, img.geometry.size);
+  EXPECT_EQ(labels.geometry.difference(img.geometry, kGeometryTolerance), "");
+  EXPECT_NE(img.geometry.direction[1], 0.0) << "the phantom should have a rotated grid";
+  for (size_t i = 0; i < labels.voxels.size(); ++i) {
+    ASSERT_LE(labels.voxels[i], kTumour) << i;
+    if (!preprocess::is_valid_hu(img.voxels[i])) ASSERT_EQ(labels.voxels[i], kBackground) << i;
+  }
+}
+
+TEST_F(InferCli, WritesOneMaskPerCaseOnTheInputGridAndResumes) {
+  const fs::path log = path("infer.log");
+  ASSERT_EQ(run_cli(infer("out"), log), 0) << read_text(log);
+  const std::string text = read_text(log);
+  EXPECT_NE(text.find("parameters"), std::string::npos) << text;  // the model is described
+  EXPECT_NE(text.find("2 done, 0 skipped, 0 failed"), std::string::npos) << text;
+  for (const char* stem : {"volume-0", "volume-1"})
+    expect_mask_for(data() / (std::string(stem) + ".nii.gz"),
+                    path("out") / (std::string(stem) + ".nii.gz"));
+  // Nothing else: no masks for the segmentation-* files, no temporary files.
+  EXPECT_EQ(std::distance(fs::directory_iterator(path("out")), fs::directory_iterator()), 2);
+
+  const auto mtime = fs::last_write_time(path("out") / "volume-0.nii.gz");
+  const fs::path log2 = path("resume.log");
+  ASSERT_EQ(run_cli(infer("out", "--resume"), log2), 0) << read_text(log2);
+  EXPECT_NE(read_text(log2).find("volume-0: skipped"), std::string::npos) << read_text(log2);
+  EXPECT_NE(read_text(log2).find("0 done, 2 skipped"), std::string::npos) << read_text(log2);
+  EXPECT_EQ(fs::last_write_time(path("out") / "volume-0.nii.gz"), mtime);
+
+  // A mask that no longer matches its input is redone, not trusted.
+  std::ofstream(path("out") / "volume-1.nii.gz") << "broken";
+  ASSERT_EQ(run_cli(infer("out", "--resume"), log2), 0) << read_text(log2);
+  EXPECT_NE(read_text(log2).find("1 done, 1 skipped"), std::string::npos) << read_text(log2);
+  expect_mask_for(data() / "volume-1.nii.gz", path("out") / "volume-1.nii.gz");
+}
+
+TEST_F(InferCli, ShardTakesEveryNthCaseAndSavesProbabilities) {
+  const fs::path log = path("shard.log");
+  ASSERT_EQ(run_cli(infer("shard", "--shard 1/2 --save-probabilities --batch-size 5"), log), 0)
+      << read_text(log);
+  EXPECT_FALSE(fs::exists(path("shard") / "volume-0.nii.gz"));
+  expect_mask_for(data() / "volume-1.nii.gz", path("shard") / "volume-1.nii.gz");
+  const Image prob = io::read_image(path("shard") / "volume-1_tumour_prob.nii.gz");
+  EXPECT_EQ(
+      prob.geometry.difference(io::read_geometry(data() / "volume-1.nii.gz"), kGeometryTolerance),
+      "");
+  const auto [lo, hi] = std::minmax_element(prob.voxels.begin(), prob.voxels.end());
+  EXPECT_GE(*lo, 0.0f);
+  EXPECT_LE(*hi, 1.0f);
+  EXPECT_GT(*hi, 0.0f);
+
+  EXPECT_EQ(run_cli(infer("bad-shard", "--shard 2/2")), 2);
+  EXPECT_EQ(run_cli(infer("bad-device", "--device tpu")), 2);
+}
+
+TEST_F(InferCli, CorruptCaseFailsAloneWithExitTwo) {
+  const fs::path input = path("mixed");
+  fs::create_directories(input);
+  fs::copy_file(data() / "volume-0.nii.gz", input / "volume-0.nii.gz");
+  const std::string bytes = read_text(data() / "volume-1.nii.gz");
+  std::ofstream(input / "volume-1.nii.gz", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  const fs::path log = path("mixed.log");
+  EXPECT_EQ(run_cli("infer --model " + (run() / "checkpoint.pt").string() + " --input " +
+                        input.string() + " --output " + path("mixed-out").string(),
+                    log),
+            2);
+  const std::string text = read_text(log);
+  EXPECT_NE(text.find((input / "volume-1.nii.gz").string()), std::string::npos) << text;
+  EXPECT_NE(text.find("1 done, 0 skipped, 1 failed"), std::string::npos) << text;
+  expect_mask_for(input / "volume-0.nii.gz", path("mixed-out") / "volume-0.nii.gz");
+  EXPECT_FALSE(fs::exists(path("mixed-out") / "volume-1.nii.gz"));
+  EXPECT_FALSE(has_hidden_file(path("mixed-out")));
+}
+
+TEST_F(InferCli, SingleFileInputAndHelp) {
+  const fs::path log = path("single.log");
+  ASSERT_EQ(run_cli("infer --model " + run().string() + " --input " +
+                        (data() / "volume-0.nii.gz").string() + " --output " +
+                        path("single").string() + " --no-largest-component --no-tumour-in-liver",
+                    log),
+            0)
+      << read_text(log);
+  expect_mask_for(data() / "volume-0.nii.gz", path("single") / "volume-0.nii.gz");
+  ASSERT_EQ(run_cli("infer --help", log), 0);
+  for (const char* flag : {"--resume", "--shard", "--device", "--save-probabilities"})
+    EXPECT_NE(read_text(log).find(flag), std::string::npos) << flag;
+  // A checkpoint without a spec is refused with exit 2 and names the file.
+  EXPECT_EQ(run_cli("infer --model " + path("nothing.pt").string() + " --input " + data().string() +
+                        " --output " + path("x").string(),
+                    log),
+            2);
+  EXPECT_NE(read_text(log).find("nothing.pt"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace aslseg
