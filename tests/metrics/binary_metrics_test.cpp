@@ -9,6 +9,7 @@
 
 #include "aslseg/io/error.h"
 #include "aslseg/metrics/binary_metrics.h"
+#include "metrics/brute_force.h"
 
 namespace aslseg::metrics {
 namespace {
@@ -165,17 +166,7 @@ TEST(MetricBinary, DifferentSizesAreRefused) {
 
 // --- the whole pipeline against brute force -------------------------------------------
 
-bool is_surface(const LabelMap& m, int64_t x, int64_t y, int64_t z) {
-  if (!m.at(x, y, z)) return false;
-  const auto& s = m.geometry.size;
-  const int64_t nb[6][3] = {{x - 1, y, z}, {x + 1, y, z}, {x, y - 1, z},
-                            {x, y + 1, z}, {x, y, z - 1}, {x, y, z + 1}};
-  for (const auto& n : nb)
-    if (n[0] < 0 || n[0] >= s[0] || n[1] < 0 || n[1] >= s[1] || n[2] < 0 || n[2] >= s[2] ||
-        !m.at(n[0], n[1], n[2]))
-      return true;
-  return false;
-}
+using testing::is_surface;
 
 std::vector<std::array<int64_t, 3>> surface_list(const LabelMap& m) {
   std::vector<std::array<int64_t, 3>> out;

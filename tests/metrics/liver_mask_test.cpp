@@ -10,6 +10,7 @@
 
 #include "aslseg/io/volume_io.h"
 #include "aslseg/metrics/binary_metrics.h"
+#include "metrics/brute_force.h"
 
 namespace aslseg::metrics {
 namespace {
@@ -53,17 +54,7 @@ LabelMap eroded(const LabelMap& m) {
   return out;
 }
 
-bool is_surface(const LabelMap& m, int64_t x, int64_t y, int64_t z) {
-  if (!m.at(x, y, z)) return false;
-  const auto& s = m.geometry.size;
-  const int64_t nb[6][3] = {{x - 1, y, z}, {x + 1, y, z}, {x, y - 1, z},
-                            {x, y + 1, z}, {x, y, z - 1}, {x, y, z + 1}};
-  for (const auto& n : nb)
-    if (n[0] < 0 || n[0] >= s[0] || n[1] < 0 || n[1] >= s[1] || n[2] < 0 || n[2] >= s[2] ||
-        !m.at(n[0], n[1], n[2]))
-      return true;
-  return false;
-}
+using testing::is_surface;
 
 // Surface by definition (foreground with a 6-neighbour that is background or outside: in a
 // one-slice volume that is every foreground pixel), distances by exhaustive search over the
