@@ -187,7 +187,6 @@ void run_infer(const Options& o, CommandContext& ctx) {
         const Geometry& g = current.volume->windowed.geometry;
         infer::Prediction p = predictor.predict(*current.volume, params, o.save_probabilities);
         current.volume.reset();  // the windowed volume is no longer needed
-        infer::postprocess(p.labels, params.post);
         const double compute = seconds_since(t0);
         io::write_labels(p.labels, mask_path(o, c));
         if (p.tumour_probability)

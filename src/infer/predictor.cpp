@@ -167,6 +167,10 @@ Prediction Predictor::predict(const WindowedVolume& input, const PredictParams& 
       for (int64_t i = 0; i < count; ++i) prob[i] = valid[i] == preprocess::kInvalid ? 0.0f : p[i];
     }
   }
+  // Inside predict, not left to callers: training's validation, the test-split scores of
+  // `aslseg train` and `aslseg infer` must give the same masks (a 22-voxel island that only
+  // infer removed once made their Dice disagree).
+  postprocess(out.labels, params.post);
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include "aslseg/cli/progress.h"
 #include "aslseg/config/json_diff.h"
 #include "aslseg/infer/predictor.h"
+#include "aslseg/ssl/autocast.h"
 #include "aslseg/io/atomic_file.h"
 #include "aslseg/io/error.h"
 #include "aslseg/io/volume_io.h"
@@ -127,7 +128,8 @@ void to_json(json& j, const OptimParams& p) {
        {"batch_unlabelled", p.batch_unlabelled},
        {"checkpoint_every", p.checkpoint_every},
        {"validate_every", p.validate_every},
-       {"log_every", p.log_every}};
+       {"log_every", p.log_every},
+       {"bf16", p.bf16}};
 }
 
 void from_json(const json& j, OptimParams& p) {
@@ -143,6 +145,7 @@ void from_json(const json& j, OptimParams& p) {
   p.checkpoint_every = j.value("checkpoint_every", p.checkpoint_every);
   p.validate_every = j.value("validate_every", p.validate_every);
   p.log_every = j.value("log_every", p.log_every);
+  p.bf16 = j.value("bf16", p.bf16);
 }
 
 void to_json(json& j, const SliceDataParams& d) {
@@ -274,7 +277,10 @@ TrainResult train_segmenter(const TrainParams& params, const dataset::TrainingSe
     const Batch lab = labelled_source.get(step).to(device);
     const Batch unl = use_unlabelled ? unlabelled_source.get(step).to(device) : Batch{};
     paradigm->train(true);
-    LossTerms terms = paradigm->loss(lab, unl, step);
+    LossTerms terms = [&] {
+      const AutocastGuard autocast(params.optim.bf16, device);
+      return paradigm->loss(lab, unl, step);
+    }();
     optimizer->zero_grad();
     terms.total.backward();
     optimizer->step();

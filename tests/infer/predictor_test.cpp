@@ -115,6 +115,7 @@ TEST(InferPredictor, EndSlicesMatchAHandComputedReference) {
   const Image img = phantom(20, 44, 4);
   PredictParams params;
   params.batch_size = 3;
+  params.post = {/*largest_liver_component=*/false, /*tumour_inside_liver=*/false};  // raw argmax
   const Prediction pred = predictor.predict(img, params, true);
   const WindowedVolume w = prepare(img, spec);
   namespace F = torch::nn::functional;

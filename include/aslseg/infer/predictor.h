@@ -41,8 +41,8 @@ struct WindowedVolume {
 WindowedVolume prepare(Image hu, const models::SegmenterSpec& spec);
 
 struct Prediction {
-  LabelMap labels;                                  // same geometry as the input
-  std::optional<Volume<float>> tumour_probability;  // when asked for
+  LabelMap labels;  // same geometry as the input, post-processed with PredictParams::post
+  std::optional<Volume<float>> tumour_probability;  // when asked for; before post-processing
 };
 
 class Predictor {

@@ -30,6 +30,8 @@ struct OptimParams {
   int64_t checkpoint_every = 100;
   int64_t validate_every = 100;
   int64_t log_every = 10;
+  // bf16 autocast of the forward passes on CUDA (ssl/autocast.h); ignored on the CPU.
+  bool bf16 = false;
 };
 
 void to_json(nlohmann::json& j, const OptimParams& p);

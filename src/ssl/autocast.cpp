@@ -1,0 +1,44 @@
+#include "aslseg/ssl/autocast.h"
+
+#include <ATen/autocast_mode.h>
+#include <torch/version.h>
+
+namespace aslseg::ssl {
+
+namespace {
+
+// LibTorch 2.4 replaced the CUDA-only autocast switches with per-device-type ones (the old
+// names remain, deprecated); 1.13 (Debian) has only the old ones.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+bool cuda_autocast_enabled() { return at::autocast::is_autocast_enabled(at::kCUDA); }
+void set_cuda_autocast(bool on) { at::autocast::set_autocast_enabled(at::kCUDA, on); }
+at::ScalarType cuda_autocast_dtype() { return at::autocast::get_autocast_dtype(at::kCUDA); }
+void set_cuda_autocast_dtype(at::ScalarType t) { at::autocast::set_autocast_dtype(at::kCUDA, t); }
+#else
+bool cuda_autocast_enabled() { return at::autocast::is_enabled(); }
+void set_cuda_autocast(bool on) { at::autocast::set_enabled(on); }
+at::ScalarType cuda_autocast_dtype() { return at::autocast::get_autocast_gpu_dtype(); }
+void set_cuda_autocast_dtype(at::ScalarType t) { at::autocast::set_autocast_gpu_dtype(t); }
+#endif
+
+}  // namespace
+
+AutocastGuard::AutocastGuard(bool bf16, const torch::Device& device)
+    : active_(bf16 && device.is_cuda()) {
+  if (!active_) return;
+  previous_enabled_ = cuda_autocast_enabled();
+  previous_dtype_ = cuda_autocast_dtype();
+  set_cuda_autocast_dtype(at::kBFloat16);
+  set_cuda_autocast(true);
+  at::autocast::increment_nesting();
+}
+
+AutocastGuard::~AutocastGuard() {
+  if (!active_) return;
+  // Leaving the outermost autocast region frees the casted-weight cache (as torch.autocast).
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  set_cuda_autocast(previous_enabled_);
+  set_cuda_autocast_dtype(previous_dtype_);
+}
+
+}  // namespace aslseg::ssl
