@@ -1,36 +1,17 @@
 #include "aslseg/models/segmenter_spec.h"
 
-#include <set>
 #include <stdexcept>
 #include <string>
+#include <vector>
+
+#include "aslseg/config/json_fields.h"
 
 namespace aslseg::models {
 
 namespace {
 
-const std::set<std::string> kSpecKeys{"unet", "window", "context", "image_size"};
-const std::set<std::string> kWindowKeys{"level", "width"};
-
-void reject_unknown(const nlohmann::json& j, const std::set<std::string>& known,
-                    const std::string& where) {
-  if (!j.is_object()) throw std::invalid_argument(where + ": expected a JSON object");
-  for (const auto& item : j.items()) {
-    if (known.count(item.key())) continue;
-    std::string names;
-    for (const std::string& k : known) names += (names.empty() ? "" : ", ") + k;
-    throw std::invalid_argument(where + ": unknown key '" + item.key() + "' (" + names + ")");
-  }
-}
-
-template <typename T>
-void get_if_present(const nlohmann::json& j, const char* key, const std::string& where, T& field) {
-  if (!j.contains(key)) return;
-  try {
-    j.at(key).get_to(field);
-  } catch (const nlohmann::json::exception&) {
-    throw std::invalid_argument(where + ": '" + key + "' has the wrong type: " + j.at(key).dump());
-  }
-}
+const std::vector<std::string> kSpecKeys{"unet", "window", "context", "image_size"};
+const std::vector<std::string> kWindowKeys{"level", "width"};
 
 int64_t context_channels(int64_t context) { return 2 * context + 1; }
 
@@ -60,14 +41,14 @@ void to_json(nlohmann::json& j, const SegmenterSpec& s) {
 }
 
 void from_json(const nlohmann::json& j, SegmenterSpec& s) {
-  reject_unknown(j, kSpecKeys, "spec");
-  get_if_present(j, "context", "spec", s.context);
-  get_if_present(j, "image_size", "spec", s.image_size);
+  config::reject_unknown_keys(j, kSpecKeys, "spec");
+  config::read_if_present(j, "context", s.context, "spec");
+  config::read_if_present(j, "image_size", s.image_size, "spec");
   if (j.contains("window")) {
     const nlohmann::json& w = j.at("window");
-    reject_unknown(w, kWindowKeys, "spec.window");
-    get_if_present(w, "level", "spec.window", s.window.level);
-    get_if_present(w, "width", "spec.window", s.window.width);
+    config::reject_unknown_keys(w, kWindowKeys, "spec.window");
+    config::read_if_present(w, "level", s.window.level, "spec.window");
+    config::read_if_present(w, "width", s.window.width, "spec.window");
   }
   // The channel count follows the context unless the JSON says otherwise (then it must agree).
   s.unet.in_channels = context_channels(s.context);

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "aslseg/config/json_fields.h"
+
 namespace aslseg::models {
 
 namespace {
@@ -20,8 +22,8 @@ constexpr int64_t kMaxGroups = 8;     // group norm: at most 8 groups
 constexpr int64_t kMaxDepth = 8;
 
 const std::vector<std::string> kNorms{"batch", "instance", "group", "none"};
-const std::set<std::string> kOptionKeys{"in_channels", "num_classes", "base_width",
-                                        "depth",       "norm",        "dropout"};
+const std::vector<std::string> kOptionKeys{"in_channels", "num_classes", "base_width",
+                                           "depth",       "norm",        "dropout"};
 
 // Largest divisor of `channels` not above kMaxGroups, so GroupNorm always accepts it.
 int64_t group_count(int64_t channels) {
@@ -104,27 +106,14 @@ void to_json(nlohmann::json& j, const UNetOptions& o) {
 }
 
 void from_json(const nlohmann::json& j, UNetOptions& o) {
-  if (!j.is_object()) throw std::invalid_argument("unet: expected a JSON object");
-  for (const auto& item : j.items())
-    if (!kOptionKeys.count(item.key()))
-      throw std::invalid_argument("unet: unknown key '" + item.key() +
-                                  "' (in_channels, num_classes, base_width, depth, norm, dropout)");
-  // Wrong types name the key instead of surfacing nlohmann's generic message.
-  auto get = [&j](const char* key, auto& field) {
-    if (!j.contains(key)) return;
-    try {
-      j.at(key).get_to(field);
-    } catch (const nlohmann::json::exception&) {
-      throw std::invalid_argument(std::string("unet: '") + key +
-                                  "' has the wrong type: " + j.at(key).dump());
-    }
-  };
-  get("in_channels", o.in_channels);
-  get("num_classes", o.num_classes);
-  get("base_width", o.base_width);
-  get("depth", o.depth);
-  get("norm", o.norm);
-  get("dropout", o.dropout);
+  constexpr const char* kWhere = "unet";
+  config::reject_unknown_keys(j, kOptionKeys, kWhere);
+  config::read_if_present(j, "in_channels", o.in_channels, kWhere);
+  config::read_if_present(j, "num_classes", o.num_classes, kWhere);
+  config::read_if_present(j, "base_width", o.base_width, kWhere);
+  config::read_if_present(j, "depth", o.depth, kWhere);
+  config::read_if_present(j, "norm", o.norm, kWhere);
+  config::read_if_present(j, "dropout", o.dropout, kWhere);
   validate(o);
 }
 

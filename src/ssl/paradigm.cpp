@@ -1,6 +1,7 @@
 // The paradigm interface's shared parts (parameters, factory, joint batches, per-step noise)
 // and the supervised baseline.
 #include "aslseg/ssl/paradigm.h"
+#include "aslseg/config/json_fields.h"
 
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -24,9 +25,9 @@ namespace {
 const char* const kConfigWhere = "configuration";
 const char* const kParadigmList = "supervised, mean_teacher, ua_mt, cps";
 const std::set<std::string> kParadigms{"supervised", "mean_teacher", "ua_mt", "cps"};
-const std::set<std::string> kSslKeys{"paradigm",          "consistency_weight", "rampup_steps",
-                                     "ema_decay",         "input_noise",        "mc_samples",
-                                     "uncertainty_start", "uncertainty_end"};
+const std::vector<std::string> kSslKeys{"paradigm",          "consistency_weight", "rampup_steps",
+                                        "ema_decay",         "input_noise",        "mc_samples",
+                                        "uncertainty_start", "uncertainty_end"};
 // Separates the input-noise stream from any other stream derived from the run seed (the
 // trainer's per-step torch::manual_seed in particular): ASCII "sslnoise".
 constexpr uint64_t kNoiseStream = 0x73736c6e6f697365ULL;
@@ -70,32 +71,20 @@ void to_json(nlohmann::json& j, const SslParams& p) {
 }
 
 void from_json(const nlohmann::json& j, SslParams& p) {
-  if (!j.is_object()) throw InputError(kConfigWhere, "ssl must be a JSON object");
-  for (const auto& item : j.items())
-    if (!kSslKeys.count(item.key()))
-      throw InputError(kConfigWhere, "unknown configuration key 'ssl." + item.key() + "'");
-  auto get = [&j](const char* key, auto& field) {
-    if (!j.contains(key)) return;
-    const nlohmann::json& v = j.at(key);
-    // nlohmann converts a number to a string field (and back) only by throwing; a bool would
-    // silently become 0/1 in a number field, so refuse it explicitly.
-    if (v.is_boolean())
-      throw InputError(kConfigWhere, std::string("ssl.") + key + " has the wrong type");
-    try {
-      v.get_to(field);
-    } catch (const nlohmann::json::exception&) {
-      throw InputError(kConfigWhere,
-                       std::string("ssl.") + key + " has the wrong type: " + v.dump());
-    }
-  };
-  get("paradigm", p.paradigm);
-  get("consistency_weight", p.consistency_weight);
-  get("rampup_steps", p.rampup_steps);
-  get("ema_decay", p.ema_decay);
-  get("input_noise", p.input_noise);
-  get("mc_samples", p.mc_samples);
-  get("uncertainty_start", p.uncertainty_start);
-  get("uncertainty_end", p.uncertainty_end);
+  constexpr const char* kWhere = "ssl";
+  try {
+    config::reject_unknown_keys(j, kSslKeys, kWhere);
+    config::read_if_present(j, "paradigm", p.paradigm, kWhere);
+    config::read_if_present(j, "consistency_weight", p.consistency_weight, kWhere);
+    config::read_if_present(j, "rampup_steps", p.rampup_steps, kWhere);
+    config::read_if_present(j, "ema_decay", p.ema_decay, kWhere);
+    config::read_if_present(j, "input_noise", p.input_noise, kWhere);
+    config::read_if_present(j, "mc_samples", p.mc_samples, kWhere);
+    config::read_if_present(j, "uncertainty_start", p.uncertainty_start, kWhere);
+    config::read_if_present(j, "uncertainty_end", p.uncertainty_end, kWhere);
+  } catch (const std::invalid_argument& e) {
+    throw InputError(kConfigWhere, e.what());
+  }
   validate(p);
 }
 
