@@ -31,7 +31,7 @@ class CheckpointMutation : public ::testing::Test {
  protected:
   void SetUp() override {
     ASLSEG_SAM_FIXTURE_DIR_OR_SKIP(fixtures);
-    bytes_ = testing::read_bytes(fixtures / "tiny_sam.pth");
+    bytes_ = testing::read_file_bytes(fixtures / "tiny_sam.pth");
     ZipArchive zip(fixtures / "tiny_sam.pth");
     const ZipEntry* pkl = zip.find("tiny_sam/data.pkl");
     pickle_ = {pkl->data_offset, pkl->data_offset + pkl->size};

@@ -18,14 +18,16 @@
 
 namespace aslseg::testing {
 
-inline std::string read_bytes(const std::filesystem::path& p) {
+// Not read_bytes: io_test_util.h has one returning vector<char>, and the return type is not
+// part of a function's linker name (two definitions would silently become one).
+inline std::string read_file_bytes(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();
 }
 
-inline void write_bytes(const std::filesystem::path& p, const std::string& bytes) {
+inline void write_file_bytes(const std::filesystem::path& p, const std::string& bytes) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }

@@ -13,8 +13,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::expect_input_error;
-using testing::read_bytes;
-using testing::write_bytes;
+using testing::read_file_bytes;
+using testing::write_file_bytes;
 
 // 8-byte little-endian length + header + data.
 std::string safetensors_bytes(const std::string& header, const std::string& data) {
@@ -53,7 +53,7 @@ TEST(Safetensors, RoundTripIsExactWithMetadata) {
     EXPECT_EQ(back[i].second.scalar_type(), sd[i].second.scalar_type());
     EXPECT_TRUE(torch::equal(back[i].second, sd[i].second));
   }
-  const std::string bytes = read_bytes(dir / "w.safetensors");
+  const std::string bytes = read_file_bytes(dir / "w.safetensors");
   uint64_t header = 0;
   std::memcpy(&header, bytes.data(), 8);
   EXPECT_EQ(header % 8, 0u);
@@ -65,7 +65,7 @@ TEST(Safetensors, ReadsAHandBuiltFile) {
   const std::string header = R"({"b":{"dtype":"I32","shape":[2],"data_offsets":[8,16]},)"
                              R"("__metadata__":{"source":"hand"},)"
                              R"("a":{"dtype":"F32","shape":[1,2],"data_offsets":[0,8]}})";
-  write_bytes(dir / "h.safetensors",
+  write_file_bytes(dir / "h.safetensors",
               safetensors_bytes(header, raw<float>({1.5f, -2.0f}) + raw<int32_t>({7, -9})));
   SafetensorsMetadata meta;
   const StateDict sd = read_safetensors(dir / "h.safetensors", &meta);
@@ -103,14 +103,14 @@ TEST(Safetensors, MalformedHeadersAreNamed) {
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.header);
-    write_bytes(dir / "bad.safetensors", safetensors_bytes(c.header, data));
+    write_file_bytes(dir / "bad.safetensors", safetensors_bytes(c.header, data));
     expect_input_error([&] { read_safetensors(dir / "bad.safetensors"); }, dir / "bad.safetensors",
                        c.problem);
   }
-  write_bytes(dir / "len.safetensors", std::string("\xff\xff\xff\x00\x00\x00\x00\x00{}", 10));
+  write_file_bytes(dir / "len.safetensors", std::string("\xff\xff\xff\x00\x00\x00\x00\x00{}", 10));
   expect_input_error([&] { read_safetensors(dir / "len.safetensors"); }, dir / "len.safetensors",
                      "exceeds the file");
-  write_bytes(dir / "tiny.safetensors", "abc");
+  write_file_bytes(dir / "tiny.safetensors", "abc");
   expect_input_error([&] { read_safetensors(dir / "tiny.safetensors"); }, dir / "tiny.safetensors",
                      "shorter than its 8-byte header");
 }
@@ -119,10 +119,10 @@ TEST(Safetensors, EveryTruncationIsAnInputError) {
   testing::TempDir dir;
   write_safetensors(dir / "w.safetensors",
                     {{"a", torch::randn({3, 3})}, {"b", torch::ones({2}, torch::kLong)}});
-  const std::string bytes = read_bytes(dir / "w.safetensors");
+  const std::string bytes = read_file_bytes(dir / "w.safetensors");
   for (size_t cut = 0; cut < bytes.size(); ++cut) {
     SCOPED_TRACE(cut);
-    write_bytes(dir / "cut.safetensors", bytes.substr(0, cut));
+    write_file_bytes(dir / "cut.safetensors", bytes.substr(0, cut));
     EXPECT_THROW(read_safetensors(dir / "cut.safetensors"), InputError);
   }
 }

@@ -19,9 +19,9 @@ namespace fs = std::filesystem;
 using testing::expect_input_error;
 using testing::float_bytes;
 using testing::pickle_tensor;
-using testing::read_bytes;
+using testing::read_file_bytes;
 using testing::write_archive;
-using testing::write_bytes;
+using testing::write_file_bytes;
 
 const torch::Tensor* find(const StateDict& sd, const std::string& name) {
   for (const auto& [k, v] : sd)
@@ -70,7 +70,7 @@ TEST(TorchPth, CasesFileAgreesWithLibTorchPickleLoad) {
   ASLSEG_SAM_FIXTURE_DIR_OR_SKIP(fixtures);
   const fs::path path = fixtures / "tiny_sam_cases.pt";
   const StateDict ours = read_torch_state_dict(path);
-  const std::string bytes = read_bytes(path);
+  const std::string bytes = read_file_bytes(path);
   const auto dict =
       torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end())).toGenericDict();
   ASSERT_EQ(ours.size(), dict.size());
@@ -164,7 +164,7 @@ TEST(TorchPth, PlainDictWeWriteIsReadIdenticallyByLibTorch) {
   const StateDict sd = varied_tensors();
   write_torch_state_dict(dir / "sub" / "plain.pt", sd, /*ordered_dict=*/false);
   expect_same(read_torch_state_dict(dir / "sub" / "plain.pt"), sd, true);
-  const std::string bytes = read_bytes(dir / "sub" / "plain.pt");
+  const std::string bytes = read_file_bytes(dir / "sub" / "plain.pt");
   const auto dict =
       torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end())).toGenericDict();
   StateDict libtorch;
@@ -305,7 +305,7 @@ TEST(TorchPth, NonZipGarbageAndMissingFile) {
   testing::TempDir dir;
   std::string garbage(4096, '\0');
   for (size_t i = 0; i < garbage.size(); ++i) garbage[i] = static_cast<char>(i * 131 + 7);
-  write_bytes(dir / "g.pth", garbage);
+  write_file_bytes(dir / "g.pth", garbage);
   expect_input_error([&] { read_torch_state_dict(dir / "g.pth"); }, dir / "g.pth",
                      "not a zip archive");
   expect_input_error([&] { read_torch_state_dict(dir / "absent.pth"); }, dir / "absent.pth",
@@ -315,7 +315,7 @@ TEST(TorchPth, NonZipGarbageAndMissingFile) {
 TEST(TorchPth, LegacyFormatAsksToResave) {
   testing::TempDir dir;
   const std::string legacy("\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.rest", 19);
-  write_bytes(dir / "old.pth", legacy);
+  write_file_bytes(dir / "old.pth", legacy);
   expect_input_error([&] { read_torch_state_dict(dir / "old.pth"); }, dir / "old.pth",
                      "re-save with torch>=1.6");
 }
@@ -393,13 +393,13 @@ TEST(TorchPth, UnsupportedDtypeIsNotWritten) {
 TEST(TorchPth, TruncatedAtManyCutPoints) {
   ASLSEG_SAM_FIXTURE_DIR_OR_SKIP(fixtures);
   testing::TempDir dir;
-  const std::string bytes = read_bytes(fixtures / "tiny_sam.pth");
+  const std::string bytes = read_file_bytes(fixtures / "tiny_sam.pth");
   std::vector<size_t> cuts = {0, 1, 4, 21, 22, 64, 1000, 33950, 500000};
   for (size_t back = 1; back <= 120; back += 7) cuts.push_back(bytes.size() - back);
   for (size_t back = 200; back < 12000; back += 1111) cuts.push_back(bytes.size() - back);
   for (size_t cut : cuts) {
     SCOPED_TRACE("cut at " + std::to_string(cut));
-    write_bytes(dir / "cut.pth", bytes.substr(0, cut));
+    write_file_bytes(dir / "cut.pth", bytes.substr(0, cut));
     EXPECT_THROW(read_torch_state_dict(dir / "cut.pth"), InputError);
   }
 }

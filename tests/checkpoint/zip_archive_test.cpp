@@ -17,8 +17,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::expect_input_error;
-using testing::read_bytes;
-using testing::write_bytes;
+using testing::read_file_bytes;
+using testing::write_file_bytes;
 
 constexpr uint32_t kCentralSignature = 0x02014b50;
 
@@ -136,13 +136,13 @@ TEST(ZipArchive, WriterOutputReadsBackAligned) {
   testing::TempDir dir;
   write_sample(dir / "a.zip", false);
   expect_sample(dir / "a.zip");
-  EXPECT_EQ(read_bytes(dir / "a.zip").find("PK\x06\x06"), std::string::npos);  // no ZIP64
+  EXPECT_EQ(read_file_bytes(dir / "a.zip").find("PK\x06\x06"), std::string::npos);  // no ZIP64
 }
 
 TEST(ZipArchive, Zip64RecordsReadBack) {
   testing::TempDir dir;
   write_sample(dir / "a.zip", true);
-  const std::string bytes = read_bytes(dir / "a.zip");
+  const std::string bytes = read_file_bytes(dir / "a.zip");
   EXPECT_NE(bytes.find(std::string("PK\x06\x06", 4)), std::string::npos);
   EXPECT_NE(bytes.find(std::string("PK\x06\x07", 4)), std::string::npos);
   expect_sample(dir / "a.zip");
@@ -159,7 +159,7 @@ TEST(ZipArchive, RefusesEntriesLargerThanTheCallerAllows) {
 TEST(ZipArchive, InflatesDeflatedEntriesWithDataDescriptors) {
   testing::TempDir dir;
   const std::string content = pattern(300000, 3);  // several inflate chunks' worth
-  write_bytes(dir / "d.zip", deflated_zip("x/data.pkl", content, content.size()));
+  write_file_bytes(dir / "d.zip", deflated_zip("x/data.pkl", content, content.size()));
   ZipArchive zip(dir / "d.zip");
   ASSERT_EQ(zip.entries().size(), 1u);
   EXPECT_EQ(zip.entries()[0].method, ZipArchive::kDeflated);
@@ -170,11 +170,11 @@ TEST(ZipArchive, InflatesDeflatedEntriesWithDataDescriptors) {
 TEST(ZipArchive, DeflatedSizeLiesAreErrors) {
   testing::TempDir dir;
   const std::string content = pattern(5000, 4);
-  write_bytes(dir / "long.zip", deflated_zip("x/a", content, content.size() - 1));
+  write_file_bytes(dir / "long.zip", deflated_zip("x/a", content, content.size() - 1));
   ZipArchive longer(dir / "long.zip");
   expect_input_error([&] { longer.read(longer.entries()[0], 1 << 20); }, dir / "long.zip",
                      "more than its declared");
-  write_bytes(dir / "short.zip", deflated_zip("x/a", content, content.size() + 10));
+  write_file_bytes(dir / "short.zip", deflated_zip("x/a", content, content.size() + 10));
   ZipArchive shorter(dir / "short.zip");
   expect_input_error([&] { shorter.read(shorter.entries()[0], 1 << 20); }, dir / "short.zip",
                      "inflates to 5000 bytes");
@@ -182,7 +182,7 @@ TEST(ZipArchive, DeflatedSizeLiesAreErrors) {
 
 TEST(ZipArchive, ImpossibleCompressionRatioIsRefusedUpFront) {
   testing::TempDir dir;
-  write_bytes(dir / "bomb.zip", deflated_zip("x/a", pattern(100, 7), 1u << 31));
+  write_file_bytes(dir / "bomb.zip", deflated_zip("x/a", pattern(100, 7), 1u << 31));
   expect_input_error([&] { ZipArchive z(dir / "bomb.zip"); }, dir / "bomb.zip",
                      "more than deflate can encode");
 }
@@ -192,7 +192,7 @@ TEST(ZipArchive, CorruptDeflateStreamIsAnError) {
   const std::string content = pattern(5000, 5);
   std::string z = deflated_zip("x/a", content, content.size());
   for (size_t i = 40; i < 60; ++i) z[i] = static_cast<char>(0xFF);  // inside the stream
-  write_bytes(dir / "bad.zip", z);
+  write_file_bytes(dir / "bad.zip", z);
   ZipArchive zip(dir / "bad.zip");
   EXPECT_THROW(zip.read(zip.entries()[0], 1 << 20), InputError);
 }
@@ -202,9 +202,9 @@ TEST(ZipArchive, CrcMismatchIsAnErrorUnlessSkipped) {
   write_sample(dir / "a.zip", false);
   ZipArchive clean(dir / "a.zip");
   const uint64_t at = clean.find("root/data/0")->data_offset + 100;
-  std::string bytes = read_bytes(dir / "a.zip");
+  std::string bytes = read_file_bytes(dir / "a.zip");
   bytes[at] ^= 0x01;
-  write_bytes(dir / "b.zip", bytes);
+  write_file_bytes(dir / "b.zip", bytes);
   ZipArchive zip(dir / "b.zip");
   expect_input_error([&] { zip.read(*zip.find("root/data/0"), 1 << 20); }, dir / "b.zip", "CRC");
   EXPECT_NO_THROW(zip.read(*zip.find("root/data/0"), 1 << 20, /*verify_crc=*/false));
@@ -212,9 +212,9 @@ TEST(ZipArchive, CrcMismatchIsAnErrorUnlessSkipped) {
 
 TEST(ZipArchive, GarbageAndEmptyFilesAreNotZips) {
   testing::TempDir dir;
-  write_bytes(dir / "g.bin", pattern(5000, 6));
+  write_file_bytes(dir / "g.bin", pattern(5000, 6));
   expect_input_error([&] { ZipArchive z(dir / "g.bin"); }, dir / "g.bin", "not a zip archive");
-  write_bytes(dir / "e.bin", "");
+  write_file_bytes(dir / "e.bin", "");
   expect_input_error([&] { ZipArchive z(dir / "e.bin"); }, dir / "e.bin", "not a zip archive");
   expect_input_error([&] { ZipArchive z(dir / "none.zip"); }, dir / "none.zip", "not found");
 }
@@ -222,9 +222,9 @@ TEST(ZipArchive, GarbageAndEmptyFilesAreNotZips) {
 TEST(ZipArchive, EveryTruncationIsAnInputError) {
   testing::TempDir dir;
   write_sample(dir / "a.zip", true);
-  const std::string bytes = read_bytes(dir / "a.zip");
+  const std::string bytes = read_file_bytes(dir / "a.zip");
   for (size_t cut = 0; cut < bytes.size(); cut += (cut > bytes.size() - 300 ? 1 : 997)) {
-    write_bytes(dir / "t.zip", bytes.substr(0, cut));
+    write_file_bytes(dir / "t.zip", bytes.substr(0, cut));
     SCOPED_TRACE("cut at " + std::to_string(cut));
     EXPECT_THROW(ZipArchive z(dir / "t.zip"), InputError);
   }
@@ -235,7 +235,7 @@ TEST(ZipArchive, EveryTruncationIsAnInputError) {
 TEST(ZipArchive, CentralDirectoryBitFlips) {
   testing::TempDir dir;
   write_sample(dir / "a.zip", false);
-  const std::string bytes = read_bytes(dir / "a.zip");
+  const std::string bytes = read_file_bytes(dir / "a.zip");
   const size_t cd = bytes.find("PK\x01\x02");
   ASSERT_NE(cd, std::string::npos);
   int rejected = 0;
@@ -244,7 +244,7 @@ TEST(ZipArchive, CentralDirectoryBitFlips) {
     for (int bit = 0; bit < 8; bit += 3) {
       std::string b = bytes;
       b[at] = static_cast<char>(b[at] ^ (1 << bit));
-      write_bytes(dir / "f.zip", b);
+      write_file_bytes(dir / "f.zip", b);
       ++flips;
       try {
         ZipArchive zip(dir / "f.zip");
@@ -260,7 +260,7 @@ TEST(ZipArchive, CentralDirectoryBitFlips) {
   for (size_t field : {0, 20, 24, 28, 42}) {
     std::string b = bytes;
     b[cd + field] = static_cast<char>(b[cd + field] ^ 0x40);
-    write_bytes(dir / "f.zip", b);
+    write_file_bytes(dir / "f.zip", b);
     SCOPED_TRACE("field at +" + std::to_string(field));
     EXPECT_THROW(
         {
