@@ -1,4 +1,4 @@
-// Subcommands whose stages are not built yet (issues: SSL stage, SAM port, the loop). They are
+// Subcommands whose stages are not built yet (the loop; `sam` lives in sam_command.cpp). They are
 // registered so that `aslseg --help` shows the whole pipeline, and they say plainly that they
 // are not available instead of pretending to work.
 #include <spdlog/spdlog.h>
@@ -23,16 +23,5 @@ void add_pending(CLI::App& app, CommandContext& ctx, const std::string& name,
 }
 
 }  // namespace
-
-void register_export(CLI::App& app, CommandContext& ctx) {
-  add_pending(app, ctx, "export",
-              "Export the selected pseudo-label sets (lits | nnunet | plain) with manifest.json.",
-              "needs the loop");
-}
-
-void register_sam(CLI::App& app, CommandContext& ctx) {
-  add_pending(app, ctx, "sam", "Run SAM on one slice with a box and/or points.",
-              "needs the SAM port");
-}
 
 }  // namespace aslseg::cli

@@ -1,0 +1,49 @@
+// Where the loop keeps each round's outputs inside a run folder: the contract between
+// `aslseg train` (which writes it) and `aslseg export` (which reads it). docs/run_layout.md.
+//
+//   RUN/round_K/selected.json              the cases selected in round K (selected_case.h);
+//                                          written last and atomically: its presence marks
+//                                          round K as finished
+//   RUN/round_K/pseudo_labels/<case>.nii.gz  the label a selected case carries from round K on
+//                                          (PL3 tumour on PL1 liver, LiTS values)
+//   RUN/round_K/pl1/<case>.nii.gz          PL1 (SSL net), PL2 (SAM), PL3 (adaptation net) of
+//   RUN/round_K/pl2/<case>.nii.gz          every case scored in round K, for overlays and
+//   RUN/round_K/pl3/<case>.nii.gz          audits
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace aslseg::loop {
+
+// The three pseudo-labels of a round.
+enum class Stage { kPL1, kPL2, kPL3 };
+const char* stage_name(Stage stage);  // "PL1" ...
+
+inline constexpr const char* kRoundPrefix = "round_";
+inline constexpr const char* kSelectedFile = "selected.json";
+inline constexpr const char* kPseudoLabelFolder = "pseudo_labels";
+inline constexpr const char* kLabelExtension = ".nii.gz";
+
+class RunLayout {
+ public:
+  explicit RunLayout(std::filesystem::path run) : run_(std::move(run)) {}
+
+  const std::filesystem::path& run() const { return run_; }
+  std::filesystem::path round_dir(int round) const;  // RUN/round_K
+  std::filesystem::path selected_json(int round) const;
+  std::filesystem::path pseudo_label(int round, const std::string& case_id) const;
+  std::filesystem::path stage_label(int round, Stage stage, const std::string& case_id) const;
+
+  // The round_K folders present (K a non-negative integer without sign or leading zeros),
+  // ascending.
+  std::vector<int> rounds() const;
+  bool is_finished(int round) const;  // selected.json exists
+  std::vector<int> finished_rounds() const;
+
+ private:
+  std::filesystem::path run_;
+};
+
+}  // namespace aslseg::loop
