@@ -184,7 +184,7 @@ void run_infer(const Options& o, CommandContext& ctx) {
     } else {
       try {
         const auto t0 = Clock::now();
-        const Geometry& g = current.volume->windowed.geometry;
+        const Geometry g = current.volume->windowed.geometry;  // a copy: the volume is freed below
         infer::Prediction p = predictor.predict(*current.volume, params, o.save_probabilities);
         current.volume.reset();  // the windowed volume is no longer needed
         const double compute = seconds_since(t0);

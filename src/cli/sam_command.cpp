@@ -73,7 +73,7 @@ struct PredictOptions {
   std::vector<std::string> points;
   bool multimask = false;
   fs::path out;
-  std::string device = "cpu";
+  std::string device = "auto";
   std::string window;
   int threads = 0;
 };

@@ -113,8 +113,9 @@ void run_train(const TrainOptions& o, CommandContext& /*ctx*/) {
   if (cfg.loop.rounds > 0) {
     throw InputError("configuration",
                      "loop.rounds=" + std::to_string(cfg.loop.rounds) +
-                         ": the SAM stage and the adaptation net are not built yet; use --set "
-                         "loop.rounds=0 to train the segmentation net alone");
+                         ": the rounds of the loop (SAM, adaptation net, selection) are not built "
+                         "yet into train; use --set loop.rounds=0 to train the segmentation net "
+                         "alone");
   }
   const dataset::Dataset ds = dataset::discover(o.data);
   const dataset::Split split = pin_split(o, ds, cfg.split);

@@ -221,11 +221,15 @@ TrainResult train_segmenter(const TrainParams& params, const dataset::TrainingSe
   }
 
   const models::UNet net = paradigm->inference_net();
+  // The net as built: a paradigm may change the options (UA-MT adds dropout for Monte-Carlo
+  // uncertainty when the config has none), and validation and the saved spec must describe it.
+  models::SegmenterSpec spec = params.spec;
+  spec.unet = net->options();
   spdlog::info(
       "SSL stage: paradigm {}, U-Net width {} depth {} norm {} dropout {} ({} parameters), "
       "{} labelled + {} unlabelled volumes, {} steps on {}",
-      paradigm->name(), params.spec.unet.base_width, params.spec.unet.depth, params.spec.unet.norm,
-      params.spec.unet.dropout, net->num_parameters(), training.labelled.size(),
+      paradigm->name(), spec.unet.base_width, spec.unet.depth, spec.unet.norm, spec.unet.dropout,
+      net->num_parameters(), training.labelled.size(),
       training.unlabelled.size(), params.optim.steps, device.str());
 
   TrainResult result;
@@ -234,7 +238,7 @@ TrainResult train_segmenter(const TrainParams& params, const dataset::TrainingSe
   const auto validation_cases = load_validation(validation);
   if (start_step >= params.optim.steps) {
     result.finished = true;
-    result.last_validation = validate(net, params.spec, device, validation_cases);
+    result.last_validation = validate(net, spec, device, validation_cases);
     return result;
   }
 
@@ -258,7 +262,7 @@ TrainResult train_segmenter(const TrainParams& params, const dataset::TrainingSe
   auto save = [&](int64_t step) {
     contents.meta = {{"step", step},
                      {"config", config},
-                     {"spec", params.spec},
+                     {"spec", spec},
                      {"paradigm", paradigm->name()},
                      {"inference_module", inference_module}};
     checkpoint::save(ckpt_path, contents);
@@ -298,7 +302,7 @@ TrainResult train_segmenter(const TrainParams& params, const dataset::TrainingSe
     const bool last = done == params.optim.steps;
     if (!validation_cases.empty() && (done % params.optim.validate_every == 0 || last)) {
       paradigm->train(false);
-      result.last_validation = validate(net, params.spec, device, validation_cases);
+      result.last_validation = validate(net, spec, device, validation_cases);
       log.write({{"step", done}, {"validation", result.last_validation}});
       spdlog::info("step {}: validation {}", done, result.last_validation.dump());
     }

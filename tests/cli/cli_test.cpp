@@ -23,13 +23,6 @@ TEST(Cli, BadUsageIsExitTwo) {
   EXPECT_EQ(run_cli("no-such-command"), 2);
 }
 
-TEST(Cli, UnbuiltStagesSaySoAndExitTwo) {
-  testing::TempDir dir;
-  const auto log = dir / "log.txt";
-  EXPECT_EQ(run_cli("export --run r --out d", log), 2);
-  EXPECT_NE(testing::read_text(log).find("not built yet"), std::string::npos);
-}
-
 // The foundation's end-to-end check: phantoms scored against their own labels are perfect.
 TEST(Cli, SynthThenEvaluateAgainstItselfIsPerfect) {
   testing::TempDir dir;

@@ -7,6 +7,7 @@
 #include "aslseg/checkpoint/checkpoint.h"
 #include "aslseg/dataset/dataset.h"
 #include "aslseg/dataset/split.h"
+#include "aslseg/infer/predictor.h"
 #include "aslseg/io/error.h"
 #include "aslseg/ssl/trainer.h"
 #include "common/test_util.h"
@@ -161,6 +162,22 @@ TEST(SslTrainer, UnlabelledLabelsAreNeverRead) {
 }
 
 class SslTrainerParadigm : public ::testing::TestWithParam<std::string> {};
+
+// UA-MT adds dropout when the config has none (it needs it for Monte-Carlo uncertainty): the
+// net's validation and the saved spec must describe the net as built, so that the run validates
+// and `aslseg infer` can rebuild it. A config without dropout once crashed at validation.
+TEST(SslTrainer, UaMtWithoutConfiguredDropoutValidatesAndSavesTheNetAsBuilt) {
+  const Sets s = make_sets(phantom_dir());
+  testing::TempDir dir;
+  TrainParams p = tiny_params("ua_mt", 2);
+  p.spec.unet.dropout = 0.0;
+  const auto result = train_segmenter(p, s.training, s.validation, dir / "run");
+  ASSERT_TRUE(result.finished);
+  EXPECT_TRUE(result.last_validation.contains("tumour_dice")) << result.last_validation.dump();
+  const json meta = checkpoint::read_meta(result.checkpoint);
+  EXPECT_GT(meta.at("spec").at("unet").at("dropout").get<double>(), 0.0) << meta.dump();
+  EXPECT_NO_THROW(infer::Predictor::from_checkpoint(result.checkpoint, torch::kCPU));
+}
 
 // Each paradigm: the supervised loss falls and the validation tumour Dice rises above the
 // untrained net's (fixed seeds; tiny net, tiny phantoms).
