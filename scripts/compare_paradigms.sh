@@ -16,7 +16,7 @@
 # ASLSEG_COMPARE_STEPS (overrides optim.steps of the config for every paradigm),
 # ASLSEG_COMPARE_PARADIGMS (default "supervised mean_teacher ua_mt cps").
 # CPU only; about 25 minutes on the project's 2-core machine with the committed configuration
-# (27.5 minutes measured while the machine was shared with other builds).
+# (24 minutes measured while the machine was shared with other builds).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -35,7 +35,7 @@ class SamPredictor {
   // `window`, made the encoder image (sam_image_from_hu) and encoded.
   void set_slice(const float* hu, int64_t width, int64_t height,
                  const preprocess::WindowParams& window);
-  // Axial slice z of `volume`; InputError-free: throws std::out_of_range for a bad z.
+  // Axial slice z of `volume`; std::out_of_range for a z outside it.
   void set_slice(const Image& volume, int64_t z, const preprocess::WindowParams& window);
   // An already windowed slice [height, width] with values in [0, 1].
   void set_windowed(const torch::Tensor& windowed);
