@@ -48,8 +48,8 @@ std::vector<double> parse_numbers(const std::string& text, size_t count, const s
     double v = 0.0;
     field >> v;
     if (field.fail() || !(field >> std::ws).eof() || !std::isfinite(v))
-      throw InputError("", option + " " + text + ": '" + item + "' is not a number (expected e.g. " +
-                               example + ")");
+      throw InputError("", option + " " + text + ": '" + item +
+                               "' is not a number (expected e.g. " + example + ")");
     values.push_back(v);
   }
   if (values.size() != count)
@@ -90,7 +90,8 @@ sam::SamPrompts parse_prompts(const PredictOptions& o) {
   for (const std::string& text : o.points) {
     const auto v = parse_numbers(text, 3, "--point", "55,60,1 (x,y,label)");
     if (v[2] != 0.0 && v[2] != 1.0)
-      throw InputError("", "--point " + text + ": the label must be 1 (foreground) or 0 (background)");
+      throw InputError("",
+                       "--point " + text + ": the label must be 1 (foreground) or 0 (background)");
     points.push_back({static_cast<float>(v[0]), static_cast<float>(v[1])});
     labels.push_back(static_cast<int64_t>(v[2]));
   }
@@ -248,14 +249,13 @@ void run_finetune(const FinetuneOptions& o) {
   add_log_file(o.out / "log.txt");
   json sam_config;
   to_json(sam_config, config);
-  io::write_text_atomically(o.out / kFinetuneConfigName,
-                            json{{"finetune", resolved},
-                                 {"sam_config", sam_config},
-                                 {"checkpoint", o.checkpoint},
-                                 {"data", o.data.string()},
-                                 {"split", o.split.string()}}
-                                    .dump(2) +
-                                "\n");
+  io::write_text_atomically(o.out / kFinetuneConfigName, json{{"finetune", resolved},
+                                                              {"sam_config", sam_config},
+                                                              {"checkpoint", o.checkpoint},
+                                                              {"data", o.data.string()},
+                                                              {"split", o.split.string()}}
+                                                                 .dump(2) +
+                                                             "\n");
   spdlog::info("sam finetune: parameters {}", resolved.dump());
   spdlog::info("sam finetune: {} training case(s), {} validation case(s) from {}",
                train_cases.size(), validation_cases.size(), o.data.string());
@@ -292,7 +292,8 @@ void add_predict(CLI::App& sam, CommandContext& /*ctx*/) {
       "on the\ninput's exact grid (1 on slice Z where SAM says foreground, 0 elsewhere).\n"
       "\n"
       "Coordinates are voxel indices of the slice: x = column (the volume's first axis), y = "
-      "row (second\naxis); a box is x0,y0,x1,y1 (inclusive pixel bounds). The slice is HU-windowed, "
+      "row (second\naxis); a box is x0,y0,x1,y1 (inclusive pixel bounds). The slice is "
+      "HU-windowed, "
       "resized so its long\nside is the model's image_size and encoded once; the mask comes back "
       "at the slice's size.\nThe IoU predictions go to stdout as one JSON line; with --multimask "
       "the best-rated mask is written.\n"

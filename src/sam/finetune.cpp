@@ -102,7 +102,10 @@ struct LossTerms {
   }
   json mean() const {
     const double d = std::max<int64_t>(n, 1);
-    return {{"loss", loss / d}, {"dice", dice / d}, {"bce", bce / d}, {"focal", focal / d},
+    return {{"loss", loss / d},
+            {"dice", dice / d},
+            {"bce", bce / d},
+            {"focal", focal / d},
             {"iou_mse", iou_mse / d}};
   }
 };
@@ -116,6 +119,23 @@ class JsonLog {
 
  private:
   std::ofstream out_;
+};
+
+// Freezes (or not) the image encoder for the run and makes it trainable again however the run
+// ends, so the caller gets back a model like the one it passed.
+class EncoderFreeze {
+ public:
+  EncoderFreeze(models::Sam& sam, bool freeze) : sam_(sam) {
+    for (auto& t : sam_->image_encoder->parameters()) t.requires_grad_(!freeze);
+  }
+  ~EncoderFreeze() {
+    for (auto& t : sam_->image_encoder->parameters()) t.requires_grad_(true);
+  }
+  EncoderFreeze(const EncoderFreeze&) = delete;
+  EncoderFreeze& operator=(const EncoderFreeze&) = delete;
+
+ private:
+  models::Sam& sam_;
 };
 
 }  // namespace
@@ -142,7 +162,7 @@ FinetuneResult finetune_sam(models::Sam& sam, const std::vector<LabelledSlice>& 
   auto seconds = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
 
   sam->to(device);
-  for (auto& t : sam->image_encoder->parameters()) t.requires_grad_(!params.freeze_image_encoder);
+  const EncoderFreeze freeze(sam, params.freeze_image_encoder);
   std::vector<torch::Tensor> trainable;
   int64_t trainable_count = 0;
   for (auto& t : sam->parameters())
@@ -150,11 +170,11 @@ FinetuneResult finetune_sam(models::Sam& sam, const std::vector<LabelledSlice>& 
       trainable.push_back(t);
       trainable_count += t.numel();
     }
-  spdlog::info("sam finetune: {} slices, {} steps x {} slices x {} prompts; {} of {} parameters "
-               "trained (image encoder {}); device {}",
-               slices.size(), params.steps, params.batch_slices, params.prompts_per_slice,
-               trainable_count, sam->num_parameters(),
-               params.freeze_image_encoder ? "frozen" : "trained", device.str());
+  spdlog::info(
+      "sam finetune: {} slices, {} steps x {} slices x {} prompts; {} of {} parameters "
+      "trained (image encoder {}); device {}",
+      slices.size(), params.steps, params.batch_slices, params.prompts_per_slice, trainable_count,
+      sam->num_parameters(), params.freeze_image_encoder ? "frozen" : "trained", device.str());
 
   // Frozen encoder: each slice is encoded once, here.
   std::vector<torch::Tensor> cache;
@@ -172,16 +192,16 @@ FinetuneResult finetune_sam(models::Sam& sam, const std::vector<LabelledSlice>& 
       progress.tick();
     }
     progress.finish();
-    spdlog::info("sam finetune: {} embeddings cached in {:.1f} s", cache.size() + validation_cache.size(),
-                 seconds());
+    spdlog::info("sam finetune: {} embeddings cached in {:.1f} s",
+                 cache.size() + validation_cache.size(), seconds());
   }
   auto validate_now = [&](int64_t step) {
     if (validation.empty()) return -1.0;
     const double d = box_dice(sam, validation, device,
                               params.freeze_image_encoder ? &validation_cache : nullptr);
     log.write({{"step", step}, {"validation_box_dice", d}, {"seconds", seconds()}});
-    spdlog::info("sam finetune: step {}: validation Dice (exact GT boxes) {:.4f} on {} slices", step,
-                 d, validation.size());
+    spdlog::info("sam finetune: step {}: validation Dice (exact GT boxes) {:.4f} on {} slices",
+                 step, d, validation.size());
     return d;
   };
   result.validation_dice_before = validate_now(0);
@@ -213,8 +233,7 @@ FinetuneResult finetune_sam(models::Sam& sam, const std::vector<LabelledSlice>& 
     optimizer.zero_grad();
     LossTerms step_terms;
     for (int64_t b = 0; b < params.batch_slices; ++b) {
-      const auto idx =
-          static_cast<size_t>(rng.uniform_int(0, static_cast<int>(slices.size()) - 1));
+      const auto idx = static_cast<size_t>(rng.uniform_int(0, static_cast<int>(slices.size()) - 1));
       const LabelledSlice& s = slices[idx];
       const int64_t h = s.mask.size(0);
       const int64_t w = s.mask.size(1);
@@ -286,7 +305,6 @@ FinetuneResult finetune_sam(models::Sam& sam, const std::vector<LabelledSlice>& 
   }
   progress.finish();
   result.steps = params.steps;
-  for (auto& t : sam->image_encoder->parameters()) t.requires_grad_(true);
   sam->eval();
   result.validation_dice_after = validate_now(params.steps);
   save(params.steps, true);

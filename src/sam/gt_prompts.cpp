@@ -121,7 +121,8 @@ std::vector<ComponentPrompt> prompts_from_mask(const uint8_t* mask, int64_t widt
           cp.labels.push_back(kPointPadding);
           continue;
         }
-        const int64_t i = near[static_cast<size_t>(draw(rng, 0, static_cast<int64_t>(near.size()) - 1))];
+        const int64_t i =
+            near[static_cast<size_t>(draw(rng, 0, static_cast<int64_t>(near.size()) - 1))];
         cp.points.push_back({static_cast<float>(i % width), static_cast<float>(i / width)});
         cp.labels.push_back(kPointNegative);
       }
@@ -158,7 +159,8 @@ SamPrompts to_sam_prompts(const std::vector<ComponentPrompt>& prompts, bool use_
     out.boxes = torch::empty({b, 4}, torch::kFloat);
     auto a = out.boxes.accessor<float, 2>();
     for (int64_t i = 0; i < b; ++i)
-      for (int64_t c = 0; c < 4; ++c) a[i][c] = prompts[static_cast<size_t>(i)].box[static_cast<size_t>(c)];
+      for (int64_t c = 0; c < 4; ++c)
+        a[i][c] = prompts[static_cast<size_t>(i)].box[static_cast<size_t>(c)];
   }
   if (n > 0) {
     out.point_coords = torch::empty({b, n, 2}, torch::kFloat);

@@ -12,8 +12,8 @@ constexpr int64_t kChannels = 3;
 
 void check_size(int64_t height, int64_t width, const char* what) {
   if (height < 1 || width < 1)
-    throw std::invalid_argument(std::string(what) + ": empty slice " + std::to_string(width) +
-                                "x" + std::to_string(height));
+    throw std::invalid_argument(std::string(what) + ": empty slice " + std::to_string(width) + "x" +
+                                std::to_string(height));
 }
 
 }  // namespace
@@ -22,7 +22,8 @@ std::array<int64_t, 2> preprocess_shape(int64_t height, int64_t width, int64_t l
   check_size(height, width, "preprocess_shape");
   if (long_side < 1) throw std::invalid_argument("preprocess_shape: long side must be >= 1");
   // Python floats (double) and int(x + 0.5), exactly as get_preprocess_shape.
-  const double scale = static_cast<double>(long_side) / static_cast<double>(std::max(height, width));
+  const double scale =
+      static_cast<double>(long_side) / static_cast<double>(std::max(height, width));
   const auto round_half_up = [](double v) { return static_cast<int64_t>(v + 0.5); };
   return {round_half_up(static_cast<double>(height) * scale),
           round_half_up(static_cast<double>(width) * scale)};

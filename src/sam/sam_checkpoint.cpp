@@ -47,10 +47,11 @@ LoadedSam load_ours(const fs::path& path, const std::optional<models::SamConfig>
     json stored;
     to_json(stored, out.config);
     if (given != stored)
-      throw InputError(path.string(), "--config differs from the SAM config stored in this "
-                                      "checkpoint (first difference: " +
-                                          config::first_difference(stored, given) +
-                                          "); leave --config out to use the stored one");
+      throw InputError(path.string(),
+                       "--config differs from the SAM config stored in this "
+                       "checkpoint (first difference: " +
+                           config::first_difference(stored, given) +
+                           "); leave --config out to use the stored one");
   }
   out.model = models::Sam(out.config);
   checkpoint::load(path, checkpoint::Contents{{{kSamModuleName, out.model.ptr()}}, nullptr, {}});

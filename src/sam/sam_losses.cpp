@@ -1,5 +1,6 @@
 #include "aslseg/sam/sam_losses.h"
 
+#include <array>
 #include <stdexcept>
 #include <string>
 
@@ -16,7 +17,8 @@ torch::Tensor target_like(const torch::Tensor& logits, const torch::Tensor& targ
   return target.to(logits.device(), logits.scalar_type()).expand_as(logits);
 }
 
-const std::vector<int64_t> kPixelDims{2, 3};
+// The pixel dimensions of [B, C, H, W].
+constexpr std::array<int64_t, 2> kPixelDims{2, 3};
 
 }  // namespace
 
@@ -49,8 +51,7 @@ torch::Tensor focal_loss_per_mask(const torch::Tensor& logits, const torch::Tens
   return loss.mean(kPixelDims);
 }
 
-torch::Tensor mask_iou(const torch::Tensor& logits, const torch::Tensor& target,
-                       double threshold) {
+torch::Tensor mask_iou(const torch::Tensor& logits, const torch::Tensor& target, double threshold) {
   torch::NoGradGuard no_grad;
   const torch::Tensor t = target_like(logits, target) > 0.5;
   const torch::Tensor pred = logits > threshold;

@@ -62,7 +62,8 @@ models::SamPrompt SamPredictor::to_model_frame(const SamPrompts& prompts) const 
   if (prompts.boxes.defined())
     p.boxes = apply_boxes(prompts.boxes.to(torch::kCPU), original_size_, s).to(device_);
   if (prompts.point_coords.defined()) {
-    p.point_coords = apply_coords(prompts.point_coords.to(torch::kCPU), original_size_, s).to(device_);
+    p.point_coords =
+        apply_coords(prompts.point_coords.to(torch::kCPU), original_size_, s).to(device_);
     p.point_labels = prompts.point_labels.to(device_, torch::kLong);
   }
   if (prompts.mask_inputs.defined()) p.mask_inputs = prompts.mask_inputs.to(device_, torch::kFloat);

@@ -75,8 +75,8 @@ std::string check_prompts(const SamPrompts& p, int64_t height, int64_t width) {
       const double x1 = box[2].item<double>(), y1 = box[3].item<double>();
       if (!inside(x0, width) || !inside(x1, width) || !inside(y0, height) || !inside(y1, height))
         return "box " + std::to_string(i) + " " + format_box(box) + " lies outside the " +
-               slice_text(height, width) + " (x in [0, " + std::to_string(width) +
-               "], y in [0, " + std::to_string(height) + "])";
+               slice_text(height, width) + " (x in [0, " + std::to_string(width) + "], y in [0, " +
+               std::to_string(height) + "])";
       if (x0 > x1 || y0 > y1)
         return "box " + std::to_string(i) + " " + format_box(box) + " needs x0 <= x1 and y0 <= y1";
     }

@@ -98,9 +98,8 @@ TEST_F(SamCli, PredictWritesTheSliceMaskOnTheInputGrid) {
   // The same prediction in process: same pixels, same orientation (x fastest).
   SamPredictor predictor(models::load_sam(models::load_sam_config(f.config), f.pth), torch::kCPU);
   predictor.set_slice(image, kSlice, preprocess::WindowParams{});
-  const SamPrediction p =
-      predictor.predict(SamPrompts::single(std::array<float, 4>{20, 18, 44, 40}, {{30, 30}}, {1}),
-                        false);
+  const SamPrediction p = predictor.predict(
+      SamPrompts::single(std::array<float, 4>{20, 18, 44, 40}, {{30, 30}}, {1}), false);
   const torch::Tensor expected = p.masks[0][0].to(torch::kUInt8).contiguous();
   const auto* e = expected.data_ptr<uint8_t>();
   int64_t agree = 0;
@@ -182,16 +181,15 @@ TEST_F(SamCli, FinetuneWritesCheckpointsThatPredictAlone) {
   testing::TempDir t;
   const fs::path out = t / "run";
   const fs::path log = t / "log.txt";
-  const std::string base = "sam finetune --config " +
-                           (kRepoRoot / "configs/sam/tiny.json").string() +
-                           " --checkpoint none --data " + (tmp_->path() / "data").string() +
-                           " --out " + out.string();
-  ASSERT_EQ(testing::run_cli(base + " --params " +
-                                 (kRepoRoot / "configs/sam_finetune.json").string() +
-                                 " --set steps=4 --set batch_slices=2 --set device=cpu "
-                                 "--set window.level=50",
-                             log),
-            0)
+  const std::string base =
+      "sam finetune --config " + (kRepoRoot / "configs/sam/tiny.json").string() +
+      " --checkpoint none --data " + (tmp_->path() / "data").string() + " --out " + out.string();
+  ASSERT_EQ(
+      testing::run_cli(base + " --params " + (kRepoRoot / "configs/sam_finetune.json").string() +
+                           " --set steps=4 --set batch_slices=2 --set device=cpu "
+                           "--set window.level=50",
+                       log),
+      0)
       << testing::read_text(log);
   for (const char* name : {"sam_finetuned.pt", "sam_finetuned.pth", "sam_finetune_log.jsonl",
                            "sam_finetune_config.json", "log.txt"})

@@ -145,7 +145,8 @@ TEST(SamGtPrompts, NegativesThatCannotBePlacedArePadding) {
   synth::Rng rng(4);
   const auto prompts = prompts_from_mask(full.data(), kW, kH, p, rng);
   ASSERT_EQ(prompts.size(), 1u);
-  EXPECT_EQ(prompts[0].labels, (std::vector<int64_t>{kPointPositive, kPointPadding, kPointPadding}));
+  EXPECT_EQ(prompts[0].labels,
+            (std::vector<int64_t>{kPointPositive, kPointPadding, kPointPadding}));
   // The box of a slice-filling component is the whole slice, whatever the jitter.
   EXPECT_EQ(prompts[0].box, (std::array<float, 4>{0, 0, kW - 1, kH - 1}));
 }

@@ -67,8 +67,8 @@ TEST(SamPredictorResize, CoordinatesScaleXByWidthAndYByHeight) {
   EXPECT_NEAR(out[0][0][1].item<double>(), 20.0 * 132.0 / 50.0, 1e-4);
   EXPECT_NEAR(out[0][1][0].item<double>(), 96.0 * 256.0 / 97.0, 1e-4);
   EXPECT_NEAR(out[0][1][1].item<double>(), 49.0 * 132.0 / 50.0, 1e-4);
-  const torch::Tensor box = apply_boxes(torch::tensor({10.0f, 20.0f, 96.0f, 49.0f}).view({1, 4}),
-                                        {50, 97}, 256);
+  const torch::Tensor box =
+      apply_boxes(torch::tensor({10.0f, 20.0f, 96.0f, 49.0f}).view({1, 4}), {50, 97}, 256);
   EXPECT_TRUE(torch::allclose(box.view({1, 2, 2}), out));
 }
 
@@ -105,9 +105,9 @@ TEST(SamPredictorResize, DownsamplingIsAntialiased) {
   EXPECT_LT(mean, 0.45);
   const torch::Tensor plain =
       F::interpolate(stripes.view({1, 1, 96, 96}), F::InterpolateFuncOptions()
-                                                        .size(std::vector<int64_t>{32, 32})
-                                                        .mode(torch::kBilinear)
-                                                        .align_corners(false));
+                                                       .size(std::vector<int64_t>{32, 32})
+                                                       .mode(torch::kBilinear)
+                                                       .align_corners(false));
   EXPECT_GT(plain.mean().item<double>(), 0.9);  // what a non-antialiased port would feed
 }
 
@@ -134,12 +134,12 @@ TEST(SamPredictor, MatchesModelForwardOnTheResizedImage) {
   const double s = 256.0 / kWidth;  // == 192 / kHeight
 
   // Three prompt sets in slice coordinates: boxes plus one positive and one negative point.
-  const torch::Tensor boxes =
-      torch::tensor({10.0f, 8.0f, 40.0f, 30.0f, 50.0f, 20.0f, 90.0f, 70.0f, 0.0f, 0.0f, 95.0f, 71.0f})
-          .view({3, 4});
-  const torch::Tensor points =
-      torch::tensor({20.0f, 15.0f, 5.0f, 60.0f, 70.0f, 40.0f, 10.0f, 10.0f, 48.0f, 36.0f, 0.0f, 0.0f})
-          .view({3, 2, 2});
+  const torch::Tensor boxes = torch::tensor({10.0f, 8.0f, 40.0f, 30.0f, 50.0f, 20.0f, 90.0f, 70.0f,
+                                             0.0f, 0.0f, 95.0f, 71.0f})
+                                  .view({3, 4});
+  const torch::Tensor points = torch::tensor({20.0f, 15.0f, 5.0f, 60.0f, 70.0f, 40.0f, 10.0f, 10.0f,
+                                              48.0f, 36.0f, 0.0f, 0.0f})
+                                   .view({3, 2, 2});
   const torch::Tensor labels = torch::tensor({1, 0, 1, 0, 1, -1}, torch::kLong).view({3, 2});
   SamPrompts prompts;
   prompts.boxes = boxes;

@@ -26,9 +26,9 @@ constexpr const char* kFinetuneLogName = "sam_finetune_log.jsonl";
 
 struct SamFinetuneParams {
   int64_t steps = 1000;
-  double lr = 1e-4;             // AdamW, constant (MedSAM's lr)
-  double weight_decay = 0.01;   // MedSAM's
-  int64_t batch_slices = 4;     // slices per step
+  double lr = 1e-4;               // AdamW, constant (MedSAM's lr)
+  double weight_decay = 0.01;     // MedSAM's
+  int64_t batch_slices = 4;       // slices per step
   int64_t prompts_per_slice = 4;  // prompt sets (components, repeated when fewer) per slice
   bool freeze_image_encoder = true;
   double dice_weight = 1.0;
@@ -68,8 +68,8 @@ struct FinetuneResult {
   std::filesystem::path checkpoint;  // OUT/sam_finetuned.pt (our format, SamConfig in meta)
   std::filesystem::path pth;         // OUT/sam_finetuned.pth (official key layout)
   int64_t steps = 0;
-  double first_loss = 0.0;  // mean over the first log_every steps
-  double last_loss = 0.0;   // mean over the last log_every steps
+  double first_loss = 0.0;               // mean over the first log_every steps
+  double last_loss = 0.0;                // mean over the last log_every steps
   double validation_dice_before = -1.0;  // -1 without validation slices
   double validation_dice_after = -1.0;
 };

@@ -26,9 +26,9 @@ struct GtPromptParams {
   int64_t box_jitter_px = 10;
   double box_jitter_fraction = 0.2;
   bool use_box = true;
-  int64_t positive_points = 0;  // uniform over the component's pixels
-  int64_t negative_points = 0;  // uniform over non-mask pixels within negative_margin_px
-  int64_t negative_margin_px = 5;  //   of the component's box (Chebyshev distance)
+  int64_t positive_points = 0;       // uniform over the component's pixels
+  int64_t negative_points = 0;       // uniform over non-mask pixels within negative_margin_px
+  int64_t negative_margin_px = 5;    //   of the component's box (Chebyshev distance)
   int64_t min_component_pixels = 1;  // smaller components give no prompt
 };
 
@@ -39,12 +39,12 @@ void to_json(nlohmann::json& j, const GtPromptParams& p);
 
 // One component's prompt.
 struct ComponentPrompt {
-  int32_t component = 0;                     // label in label_components_2d order (1-based)
-  int64_t pixels = 0;                        // component size
+  int32_t component = 0;                      // label in label_components_2d order (1-based)
+  int64_t pixels = 0;                         // component size
   std::array<int64_t, 4> bounds{0, 0, 0, 0};  // exact inclusive bounds x0, y0, x1, y1
-  std::array<float, 4> box{0, 0, 0, 0};      // the jittered box (meaningful when use_box)
-  std::vector<std::array<float, 2>> points;  // positives first, then negatives
-  std::vector<int64_t> labels;               // kPointPositive / kPointNegative / kPointPadding
+  std::array<float, 4> box{0, 0, 0, 0};       // the jittered box (meaningful when use_box)
+  std::vector<std::array<float, 2>> points;   // positives first, then negatives
+  std::vector<int64_t> labels;                // kPointPositive / kPointNegative / kPointPadding
 };
 
 // The components of `mask` (width x height, x fastest, nonzero = foreground) with at least

@@ -22,7 +22,7 @@ namespace aslseg::sam {
 constexpr int64_t kDefaultMinTumourPixels = 10;
 
 struct LabelledSlice {
-  std::string source;     // "<case id> z=<z>", for logs
+  std::string source;      // "<case id> z=<z>", for logs
   torch::Tensor windowed;  // [height, width] float32 in [0, 1] (CPU)
   torch::Tensor mask;      // [height, width] uint8 0/1: the target class (CPU)
 };

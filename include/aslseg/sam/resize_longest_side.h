@@ -50,7 +50,6 @@ torch::Tensor sam_image_from_windowed(const torch::Tensor& windowed, const model
 
 // HU slice (width x height floats, x fastest) -> HU window -> sam_image_from_windowed.
 torch::Tensor sam_image_from_hu(const float* hu, int64_t width, int64_t height,
-                                const preprocess::WindowParams& window,
-                                const models::SamConfig& c);
+                                const preprocess::WindowParams& window, const models::SamConfig& c);
 
 }  // namespace aslseg::sam

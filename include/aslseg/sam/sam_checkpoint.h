@@ -14,7 +14,7 @@
 
 namespace aslseg::sam {
 
-constexpr const char* kSamModuleName = "sam";       // module name inside our checkpoint
+constexpr const char* kSamModuleName = "sam";         // module name inside our checkpoint
 constexpr const char* kMetaSamConfig = "sam_config";  // SamConfig JSON in its metadata
 constexpr const char* kMetaKind = "kind";
 constexpr const char* kKindSam = "sam";

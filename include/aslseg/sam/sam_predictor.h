@@ -54,7 +54,7 @@ class SamPredictor {
 
   bool has_slice() const { return embedding_.defined(); }
   std::array<int64_t, 2> original_size() const { return original_size_; }  // (height, width)
-  std::array<int64_t, 2> input_size() const { return input_size_; }  // resized (h, w)
+  std::array<int64_t, 2> input_size() const { return input_size_; }        // resized (h, w)
   const models::Sam& model() const { return sam_; }
   torch::Device device() const { return device_; }
 
