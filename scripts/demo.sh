@@ -1,27 +1,38 @@
 #!/usr/bin/env bash
 # The README's demo command: installs, builds, makes a small synthetic CT set with
-# `aslseg synth`, trains the semi-supervised segmentation net (stage 1 of ASLseg, mean teacher)
-# on a quarter of the labels, predicts the test split with `aslseg infer` and scores it with
-# `aslseg evaluate`. CPU only, a few minutes. The SAM and adaptation-net rounds join this
-# script when they land.
+# `aslseg synth`, runs the whole ASLseg loop with configs/demo.json (2 rounds of mean-teacher
+# SS -> fine-tuned tiny SAM -> adaptation net -> selection) on the CPU, exports the selected
+# pseudo-labels as an nnU-Net dataset, and prints the test split's metrics per round and stage.
+# About 5 minutes on a 2-core machine. SAM starts from random weights here (no pretrained
+# weights can be downloaded): see docs/loop.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 ./scripts/build.sh
 OUT="${ASLSEG_DEMO_DIR:-demo}"
 BIN=./build/aslseg
-rm -rf "$OUT/run"
+rm -rf "$OUT/run" "$OUT/export"
 $BIN synth --out "$OUT/data" --cases 12 --seed 1 --size 96,96,32 --spacing 3.5,3.5,5
 $BIN train --config configs/demo.json --data "$OUT/data" --out "$OUT/run"
-# The test cases of the split, predicted by the trained net and scored independently.
-rm -rf "$OUT/test_images" "$OUT/test_labels" "$OUT/predictions"
-mkdir -p "$OUT/test_images" "$OUT/test_labels"
-for id in $(python3 -c "import json;print(' '.join(json.load(open('$OUT/run/split.json'))['test']))"); do
-  cp "$OUT/data/volume-$id.nii.gz" "$OUT/test_images/"
-  cp "$OUT/data/segmentation-$id.nii.gz" "$OUT/test_labels/"
-done
-$BIN infer --model "$OUT/run" --input "$OUT/test_images" --output "$OUT/predictions"
-$BIN evaluate --pred "$OUT/predictions" --gt "$OUT/test_labels" --out "$OUT/test_scores.json"
+$BIN export --run "$OUT/run" --out "$OUT/export" --format nnunet
 echo
-echo "demo: phantoms $OUT/data, run $OUT/run (log.txt, ss/metrics.jsonl, summary.json),"
-echo "      predictions $OUT/predictions, scores $OUT/test_scores.json (+ .csv)"
+python3 - "$OUT/run/summary.json" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+def cell(t, cls, m):
+    v = t.get(cls, {}).get(m, {}).get("mean")
+    return "n/a" if v is None else f"{v:.3f}"
+print("test split, mean over cases (liver from SS at every stage):")
+print(f"{'round':>5}  {'stage':<10} {'liver Dice':>10} {'tumour Dice':>11} {'HD95 mm':>8} {'ASD mm':>7}  selected")
+for r in s["rounds"]:
+    for stage in ("ss", "ss_sam", "ss_sam_an"):
+        t = r["test"].get(stage, {})
+        sel = f"{r['selected']} of {r['pool']}" if stage == "ss_sam_an" else ""
+        print(f"{r['round']:>5}  {stage:<10} {cell(t,'liver','dice'):>10} {cell(t,'tumour','dice'):>11}"
+              f" {cell(t,'tumour','hd95'):>8} {cell(t,'tumour','asd'):>7}  {sel}")
+if s.get("stopped_early"):
+    print("stopped early:", s["stopped_early"])
+PY
+echo
+echo "demo: phantoms $OUT/data; run $OUT/run (log.txt, state.json, round_K/, summary.json);"
+echo "      selected pseudo-labels as an nnU-Net dataset in $OUT/export (manifest.json, overlays/)"

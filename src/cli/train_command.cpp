@@ -1,6 +1,6 @@
-// `aslseg train`: the ASLseg loop. Today it runs stage 1 (the semi-supervised segmentation net)
-// end to end: config, split, training with resumption, then the test split predicted and
-// scored. Rounds of SAM + adaptation net come with the loop issue.
+// `aslseg train`: the ASLseg loop. Config, split, then either the segmentation net alone
+// (loop.rounds = 0: RUN/ss/) or the rounds of SS -> SAM -> AN -> selection (loop/loop_runner.h),
+// resumable in both cases; the test split is scored at the end (per stage for the rounds).
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
@@ -15,7 +15,8 @@
 #include "aslseg/io/atomic_file.h"
 #include "aslseg/io/error.h"
 #include "aslseg/io/volume_io.h"
-#include "aslseg/metrics/report.h"
+#include "aslseg/loop/loop_runner.h"
+#include "aslseg/loop/test_report.h"
 #include "aslseg/ssl/trainer.h"
 
 namespace aslseg::cli {
@@ -77,30 +78,33 @@ json score_test_split(const fs::path& checkpoint, const std::string& device,
                       const std::vector<dataset::LabelledCase>& test, const fs::path& stage_dir) {
   if (test.empty()) return json::object();
   auto predictor = infer::Predictor::from_checkpoint(checkpoint, infer::parse_device(device));
-  std::vector<metrics::CaseResult> results;
-  std::vector<metrics::CaseFailure> failures;
+  loop::TestReport report(loop::kStageSs, stage_dir);
   Progress progress("test split", static_cast<int64_t>(test.size()));
   for (const auto& c : test) {
     try {
       const Image image = io::read_image(c.image);
       const LabelMap gt = io::read_labels_matching(c.label, image.geometry);
-      const LabelMap pred = predictor.predict(image, infer::PredictParams{}).labels;
-      const fs::path out = stage_dir / "test_predictions" / (io::volume_stem(c.image) + ".nii.gz");
-      io::write_labels(pred, out);
-      results.push_back({c.id, out.string(), c.label.string(), image.geometry.spacing,
-                         metrics::evaluate_case(c.id, pred, gt)});
+      report.add(c.id, predictor.predict(image, infer::PredictParams{}).labels, gt, c.label);
     } catch (const InputError& e) {
       spdlog::error("{}", e.what());
-      failures.push_back({c.id, e.path(), e.problem()});
+      report.fail(c.id, e.path(), e.problem());
     }
     progress.tick();
   }
-  io::write_text_atomically(stage_dir / "test_metrics.json",
-                            metrics::report_json(results, failures));
-  io::write_text_atomically(stage_dir / "test_metrics.csv", metrics::report_csv(results));
-  const auto summary = metrics::summarize(results);
-  spdlog::info("test split ({} cases):\n{}", results.size(), metrics::summary_table(summary));
-  return json::parse(metrics::report_json(results, failures)).at("summary");
+  return report.finish();
+}
+
+// loop.rounds > 0: the rounds of ASLseg (loop/loop_runner.h).
+void run_rounds(const config::TrainConfig& cfg, const dataset::TrainingSet& training,
+                const dataset::EvaluationSet& evaluation, const fs::path& out) {
+  const loop::LoopResult r = loop::run_loop(cfg.train, cfg.loop, training, evaluation.test, out);
+  if (!r.finished) return;
+  spdlog::info("test split per round and stage (mean over {} cases):\n{}", evaluation.test.size(),
+               loop::results_table(r.summary));
+  spdlog::info(
+      "done: {} rounds in {}; selected pseudo-labels: 'aslseg export --run {} --out DIR "
+      "--format lits|nnunet|plain'; summary {}",
+      r.rounds_done, out.string(), out.string(), (out / loop::kLoopSummaryFile).string());
 }
 
 void run_train(const TrainOptions& o, CommandContext& /*ctx*/) {
@@ -110,13 +114,6 @@ void run_train(const TrainOptions& o, CommandContext& /*ctx*/) {
   spdlog::info("configuration:\n{}", resolved.dump(2));
   config::TrainConfig cfg = config::config_from_json(resolved);
   cfg.train.max_steps_this_run = o.max_steps_this_run;
-  if (cfg.loop.rounds > 0) {
-    throw InputError("configuration",
-                     "loop.rounds=" + std::to_string(cfg.loop.rounds) +
-                         ": the rounds of the loop (SAM, adaptation net, selection) are not built "
-                         "yet into train; use --set loop.rounds=0 to train the segmentation net "
-                         "alone");
-  }
   const dataset::Dataset ds = dataset::discover(o.data);
   const dataset::Split split = pin_split(o, ds, cfg.split);
   spdlog::info("{}: {} layout; {} labelled, {} unlabelled, {} test", o.data.string(),
@@ -125,6 +122,10 @@ void run_train(const TrainOptions& o, CommandContext& /*ctx*/) {
   // Training sees the TrainingSet only: unlabelled cases carry no label path into it.
   const dataset::TrainingSet training = split.training_set(ds);
   const dataset::EvaluationSet evaluation = split.evaluation_set(ds);
+  if (cfg.loop.rounds > 0) {
+    run_rounds(cfg, training, evaluation, o.out);
+    return;
+  }
   const fs::path stage_dir = o.out / "ss";
   // The test split is monitored during training (logged, never used to select anything).
   const ssl::TrainResult result =
@@ -153,10 +154,12 @@ void register_train(CLI::App& app, CommandContext& ctx) {
   auto o = std::make_shared<TrainOptions>();
   auto* cmd = app.add_subcommand(
       "train",
-      "Train on a dataset folder with few labels. Stage 1 of ASLseg (the semi-supervised\n"
-      "segmentation net: supervised | mean_teacher | ua_mt | cps) runs end to end; the SAM\n"
-      "and adaptation-net rounds are not built yet (loop.rounds must be 0).\n"
-      "Resumable: rerun the same command with the same --out to continue where it stopped.");
+      "Train on a dataset folder with few labels: the ASLseg loop. Each round trains the\n"
+      "semi-supervised segmentation net SS (supervised | mean_teacher | ua_mt | cps), turns its\n"
+      "tumour into prompts for a fine-tuned SAM, refines SAM's masks with the adaptation net,\n"
+      "and moves the unlabelled volumes whose refined label agrees with SS into the labelled\n"
+      "set. loop.rounds=0 trains SS alone. Resumable: rerun the same command with the same\n"
+      "--out to continue at the first unfinished step (RUN/state.json).");
   cmd->add_option("--config", o->config, "JSON configuration (configs/*.json); defaults if omitted")
       ->check(CLI::ExistingFile);
   cmd->add_option("--data", o->data, "Dataset folder (LiTS, nnU-Net raw or images/+labels/)")
@@ -168,17 +171,22 @@ void register_train(CLI::App& app, CommandContext& ctx) {
                   "Override a config value, e.g. --set optim.steps=500 "
                   "--set ssl.paradigm=cps (repeatable)");
   cmd->add_option("--out", o->out,
-                  "Run folder (created; holds config.json, split.json, log.txt, "
-                  "ss/checkpoint.pt, ss/metrics.jsonl, summary.json)")
+                  "Run folder (created; holds config.json, split.json, log.txt, state.json, "
+                  "round_K/..., summary.json; ss/ when loop.rounds=0)")
       ->required();
   cmd->add_option("--max-steps-this-run", o->max_steps_this_run,
                   "Stop after this many steps (with a checkpoint); rerun to continue. For "
                   "time-limited job slots")
       ->check(CLI::NonNegativeNumber);
   cmd->footer(
-      "Outputs: RUN/ss/checkpoint.pt is what 'aslseg infer --model RUN' loads; "
-      "RUN/ss/metrics.jsonl logs loss terms, lr and\nvalidation Dice; RUN/ss/test_metrics.json "
-      "scores the test split like 'aslseg evaluate'.");
+      "Outputs with loop.rounds > 0 (docs/loop.md, docs/run_layout.md):\n"
+      "  RUN/round_K/ss/checkpoint.pt   SS of round K ('aslseg infer --model RUN' loads the last)\n"
+      "  RUN/sam/, RUN/an/              fine-tuned SAM and the adaptation net (round 1)\n"
+      "  RUN/round_K/pl1|pl2|pl3/       pseudo-labels of the unlabelled pool; scores.json\n"
+      "  RUN/round_K/selected.json      the volumes selected ('aslseg export --run RUN')\n"
+      "  RUN/round_K/test/<stage>/      test split scored for ss, ss_sam, ss_sam_an\n"
+      "  RUN/summary.json               per round and stage; the table is printed at the end\n"
+      "With loop.rounds=0: RUN/ss/checkpoint.pt, RUN/ss/metrics.jsonl, RUN/ss/test_metrics.json.");
   cmd->callback([o, &ctx] { run_train(*o, ctx); });
 }
 

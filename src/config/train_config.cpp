@@ -19,6 +19,7 @@ void check_keys(const json& user, const json& defaults, const std::string& where
     if (!defaults.contains(it.key()))
       throw InputError(where, "unknown configuration key '" + key + "'");
     const json& d = defaults.at(it.key());
+    if (d.is_null()) continue;  // an optional value (null = off): its reader checks the type
     if (d.is_object()) {
       if (!it->is_object()) throw InputError(where, "'" + key + "' must be an object");
       check_keys(*it, d, where, key);
@@ -72,7 +73,7 @@ json default_config_json() {
   j["split"] = {{"labelled_fraction", c.split.labelled_fraction},
                 {"test_fraction", c.split.test_fraction},
                 {"seed", c.split.seed}};
-  j["loop"] = {{"rounds", c.loop.rounds}};
+  j["loop"] = c.loop;
   return j;
 }
 
@@ -118,8 +119,10 @@ TrainConfig config_from_json(const json& j) {
     c.split.labelled_fraction = j.at("split").at("labelled_fraction").get<double>();
     c.split.test_fraction = j.at("split").at("test_fraction").get<double>();
     c.split.seed = j.at("split").at("seed").get<uint64_t>();
-    c.loop.rounds = j.at("loop").at("rounds").get<int64_t>();
+    c.loop = j.at("loop").get<loop::LoopParams>();
   } catch (const json::exception& e) {
+    throw InputError("configuration", e.what());
+  } catch (const std::invalid_argument& e) {
     throw InputError("configuration", e.what());
   }
   const auto& t = c.train;

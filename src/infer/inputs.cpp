@@ -6,6 +6,7 @@
 #include "aslseg/dataset/case_id.h"
 #include "aslseg/io/error.h"
 #include "aslseg/io/volume_io.h"
+#include "aslseg/loop/run_layout.h"
 
 namespace aslseg::infer {
 
@@ -78,12 +79,20 @@ fs::path resolve_checkpoint(const fs::path& model) {
   std::error_code ec;
   if (!fs::exists(model, ec)) throw InputError(model.string(), "no such file or folder");
   if (!fs::is_directory(model, ec)) return model;
+  // A loop run: the segmentation net of its last finished round.
+  const loop::RunLayout run(model);
+  const std::vector<int> finished = run.finished_rounds();
+  if (!finished.empty()) {
+    const fs::path ss = run.round_dir(finished.back()) / kSegmenterRunFolder / kCheckpointName;
+    if (fs::is_regular_file(ss, ec)) return ss;
+  }
   for (const fs::path& candidate :
        {model / kSegmenterRunFolder / kCheckpointName, model / kCheckpointName}) {
     if (fs::is_regular_file(candidate, ec)) return candidate;
   }
-  throw InputError(model.string(), std::string("run folder holds neither ") + kSegmenterRunFolder +
-                                       "/" + kCheckpointName + " nor " + kCheckpointName);
+  throw InputError(model.string(), std::string("run folder holds no finished round_K/") +
+                                       kSegmenterRunFolder + "/, nor " + kSegmenterRunFolder + "/" +
+                                       kCheckpointName + ", nor " + kCheckpointName);
 }
 
 std::vector<InputCase> discover_inputs(const fs::path& input) {

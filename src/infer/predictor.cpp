@@ -22,6 +22,9 @@ namespace {
 namespace fs = std::filesystem;
 namespace F = torch::nn::functional;
 
+// p log p is taken as 0 at p = 0: probabilities are clamped to this before the log.
+constexpr double kEntropyFloor = 1e-12;
+
 // interpolate(mode='bilinear', align_corners=False): the resampling training used
 // (preprocess/resize.h documents the same sampling).
 torch::Tensor resize_bilinear(const torch::Tensor& x, int64_t height, int64_t width) {
@@ -114,6 +117,10 @@ Prediction Predictor::predict(const WindowedVolume& input, const PredictParams& 
                                 g.describe());
   if (want_tumour_probability && spec_.unet.num_classes <= kTumour)
     throw std::invalid_argument("predict: a tumour probability needs a tumour class");
+  const bool mc = params.mc_dropout_samples > 0;
+  if (mc && !(spec_.unet.dropout > 0.0))
+    throw std::invalid_argument(
+        "predict: Monte-Carlo dropout needs a net trained with dropout > 0 (model.dropout)");
 
   const bool bf16 = params.bf16 && device_.is_cuda();
   if (params.bf16 && !bf16)
@@ -136,6 +143,10 @@ Prediction Predictor::predict(const WindowedVolume& input, const PredictParams& 
   Prediction out;
   out.labels = LabelMap(g, kBackground);
   if (want_tumour_probability) out.tumour_probability = Image(g, 0.0f);
+  if (mc) {
+    out.entropy = Image(g, 0.0f);
+    torch::manual_seed(params.mc_seed);
+  }
 
   c10::InferenceMode inference;
   // One CPU staging buffer of [B, 2k+1, H, W]: everything the batch loop allocates is bounded
@@ -166,12 +177,40 @@ Prediction Predictor::predict(const WindowedVolume& input, const PredictParams& 
       float* prob = out.tumour_probability->slice(z0);
       for (int64_t i = 0; i < count; ++i) prob[i] = valid[i] == preprocess::kInvalid ? 0.0f : p[i];
     }
+    if (mc) {
+      torch::Tensor mean = torch::zeros_like(probs);
+      for (int64_t t = 0; t < params.mc_dropout_samples; ++t)
+        mean += resize_bilinear(
+            torch::softmax(net_->forward(x, /*mc_dropout=*/true).to(torch::kFloat), 1), height,
+            width);
+      mean /= static_cast<double>(params.mc_dropout_samples);
+      const torch::Tensor h =
+          (-(mean * torch::log(mean.clamp_min(kEntropyFloor))).sum(1)).to(torch::kCPU).contiguous();
+      const float* e = h.data_ptr<float>();
+      float* dst_e = out.entropy->slice(z0);
+      for (int64_t i = 0; i < count; ++i) dst_e[i] = valid[i] == preprocess::kInvalid ? 0.0f : e[i];
+    }
   }
   // Inside predict, not left to callers: training's validation, the test-split scores of
   // `aslseg train` and `aslseg infer` must give the same masks (a 22-voxel island that only
   // infer removed once made their Dice disagree).
   postprocess(out.labels, params.post);
   return out;
+}
+
+std::optional<double> mean_inside(const Volume<float>& values, const LabelMap& labels,
+                                  uint8_t label) {
+  if (values.voxels.size() != labels.voxels.size())
+    throw std::invalid_argument("mean_inside: volumes of different sizes");
+  double sum = 0.0;
+  int64_t n = 0;
+  for (size_t i = 0; i < labels.voxels.size(); ++i)
+    if (labels.voxels[i] == label) {
+      sum += values.voxels[i];
+      ++n;
+    }
+  if (n == 0) return std::nullopt;
+  return sum / static_cast<double>(n);
 }
 
 void postprocess(LabelMap& labels, const PostprocessParams& params) {

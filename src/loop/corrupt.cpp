@@ -3,10 +3,14 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
+#include "aslseg/config/json_fields.h"
 #include "aslseg/io/error.h"
 #include "aslseg/preprocess/connected_components.h"
 #include "aslseg/synth/detmath.h"
@@ -116,6 +120,66 @@ void validate(const CorruptionParams& p) {
   if (!(p.cut_half_width >= kMinCutHalfWidth))
     fail("cut_half_width must be >= sqrt(2)/2, or the pieces stay 8-connected");
   if (p.max_tries < 1) fail("max_tries must be >= 1");
+}
+
+namespace {
+
+// Every field with its JSON key (= its name), once, for to_json, from_json and the key list.
+template <typename Params, typename Visit>
+void visit_fields(Params& p, Visit&& visit) {
+  visit("p_drop", p.p_drop);
+  visit("p_split", p.p_split);
+  visit("p_merge", p.p_merge);
+  visit("p_erode", p.p_erode);
+  visit("p_dilate", p.p_dilate);
+  visit("p_elastic", p.p_elastic);
+  visit("p_shift", p.p_shift);
+  visit("p_blob", p.p_blob);
+  visit("erode_min", p.erode_min);
+  visit("erode_max", p.erode_max);
+  visit("dilate_min", p.dilate_min);
+  visit("dilate_max", p.dilate_max);
+  visit("shift_min", p.shift_min);
+  visit("shift_max", p.shift_max);
+  visit("elastic_amplitude", p.elastic_amplitude);
+  visit("elastic_grid", p.elastic_grid);
+  visit("blob_radius_min", p.blob_radius_min);
+  visit("blob_radius_max", p.blob_radius_max);
+  visit("blob_search_radius", p.blob_search_radius);
+  visit("merge_max_gap", p.merge_max_gap);
+  visit("bridge_half_width", p.bridge_half_width);
+  visit("split_min_pixels", p.split_min_pixels);
+  visit("cut_half_width", p.cut_half_width);
+  visit("max_tries", p.max_tries);
+}
+
+}  // namespace
+
+void to_json(nlohmann::json& j, const CorruptionParams& p) {
+  j = nlohmann::json::object();
+  visit_fields(p, [&](const char* key, const auto& value) { j[key] = value; });
+}
+
+void from_json(const nlohmann::json& j, CorruptionParams& p) {
+  constexpr const char* kWhere = "corruption";
+  std::vector<std::string> keys;
+  CorruptionParams out = p;
+  visit_fields(out, [&](const char* key, const auto&) { keys.emplace_back(key); });
+  config::reject_unknown_keys(j, keys, kWhere);
+  visit_fields(out, [&](const char* key, auto& value) {
+    // An integer field refuses 1.5 instead of truncating it (nlohmann would).
+    if constexpr (std::is_integral_v<std::decay_t<decltype(value)>>) {
+      if (j.contains(key) && !j.at(key).is_number_integer())
+        config::throw_wrong_type(kWhere, key, j.at(key));
+    }
+    config::read_if_present(j, key, value, kWhere);
+  });
+  try {
+    validate(out);
+  } catch (const InputError& e) {
+    throw std::invalid_argument(e.what());
+  }
+  p = out;
 }
 
 Mask2D erode(const Mask2D& mask, double radius) {

@@ -3,7 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
 
+#include "aslseg/config/json_fields.h"
 #include "aslseg/io/error.h"
 #include "aslseg/loop/mask2d.h"
 #include "aslseg/preprocess/connected_components.h"
@@ -200,6 +204,69 @@ void validate(const PromptParams& p) {
   if (p.num_negative < 0) fail("num_negative must be >= 0");
   if (p.ring_inner < 1) fail("ring_inner must be >= 1 (a negative point must not be on the mask)");
   if (p.ring_inner > p.ring_outer) fail("ring_inner must be <= ring_outer");
+}
+
+void to_json(nlohmann::json& j, const PromptParams& p) {
+  j = nlohmann::json{{"mode", prompt_mode_name(p.mode)},
+                     {"label", p.label},
+                     {"min_component_pixels", p.min_component_pixels},
+                     {"box_margin", p.box_margin},
+                     {"num_points", p.num_points},
+                     {"interior_depth", p.interior_depth},
+                     {"num_negative", p.num_negative},
+                     {"ring_inner", p.ring_inner},
+                     {"ring_outer", p.ring_outer},
+                     {"seed", p.seed}};
+}
+
+void from_json(const nlohmann::json& j, PromptParams& p) {
+  static const std::vector<std::string> kKeys{
+      "mode",           "label",        "min_component_pixels", "box_margin", "num_points",
+      "interior_depth", "num_negative", "ring_inner",           "ring_outer", "seed"};
+  constexpr const char* kWhere = "prompts";
+  config::reject_unknown_keys(j, kKeys, kWhere);
+  PromptParams out = p;
+  // Integer fields refuse 1.5 instead of truncating it (nlohmann would).
+  auto read_int = [&](const char* key, int64_t& field) {
+    if (j.contains(key) && !j.at(key).is_number_integer())
+      config::throw_wrong_type(kWhere, key, j.at(key));
+    config::read_if_present(j, key, field, kWhere);
+  };
+  if (j.contains("mode")) {
+    std::string name;
+    config::read_if_present(j, "mode", name, kWhere);
+    try {
+      out.mode = parse_prompt_mode(name);
+    } catch (const InputError& e) {
+      throw std::invalid_argument(std::string(kWhere) + ".mode: " + e.what());
+    }
+  }
+  if (j.contains("label")) {
+    // Read wide, then range-checked: nlohmann would wrap 300 to 44 in a uint8_t.
+    int64_t label = 0;
+    read_int("label", label);
+    if (label < 0 || label > std::numeric_limits<uint8_t>::max())
+      throw std::invalid_argument(std::string(kWhere) + ".label must be in [0, 255], got " +
+                                  std::to_string(label));
+    out.label = static_cast<uint8_t>(label);
+  }
+  read_int("min_component_pixels", out.min_component_pixels);
+  read_int("box_margin", out.box_margin);
+  read_int("num_points", out.num_points);
+  config::read_if_present(j, "interior_depth", out.interior_depth, kWhere);
+  read_int("num_negative", out.num_negative);
+  read_int("ring_inner", out.ring_inner);
+  read_int("ring_outer", out.ring_outer);
+  // A negative seed would wrap silently to a huge unsigned value.
+  if (j.contains("seed") && !j.at("seed").is_number_unsigned())
+    config::throw_wrong_type(kWhere, "seed", j.at("seed"));
+  config::read_if_present(j, "seed", out.seed, kWhere);
+  try {
+    validate(out);
+  } catch (const InputError& e) {
+    throw std::invalid_argument(e.what());
+  }
+  p = out;
 }
 
 PromptPoint central_point(const uint8_t* component, int64_t width, int64_t height) {

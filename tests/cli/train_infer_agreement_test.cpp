@@ -39,10 +39,12 @@ TEST(TrainInferAgreement, EvaluateOnInferOutputGivesTheTrainingLogDice) {
   const fs::path data = dir.path() / "data";
   const fs::path run = dir.path() / "run";
   const fs::path log = dir.path() / "log.txt";
-  ASSERT_EQ(run_cli("synth --out " + data.string() +
-                        " --cases 5 --size 64,64,16 --spacing 5,5,5 --rotate-deg 20 --seed 11 --threads 1",
-                    log),
-            0)
+  ASSERT_EQ(
+      run_cli(
+          "synth --out " + data.string() +
+              " --cases 5 --size 64,64,16 --spacing 5,5,5 --rotate-deg 20 --seed 11 --threads 1",
+          log),
+      0)
       << read_text(log);
   // A small supervised net trained briefly (~10 s): its masks are imperfect, the interesting
   // case, where post-processing has islands to remove.
@@ -50,7 +52,8 @@ TEST(TrainInferAgreement, EvaluateOnInferOutputGivesTheTrainingLogDice) {
       " --set ssl.paradigm=supervised --set model.base_width=8 --set model.depth=3"
       " --set preprocess.image_size=64 --set optim.steps=150 --set optim.validate_every=50"
       " --set optim.checkpoint_every=50 --set optim.log_every=50 --set data.workers=1"
-      " --set split.labelled_fraction=0.5 --set split.test_fraction=0.4 --set device=cpu";
+      " --set split.labelled_fraction=0.5 --set split.test_fraction=0.4 --set device=cpu"
+      " --set loop.rounds=0";
   ASSERT_EQ(run_cli("train --config " + std::string(ASLSEG_SOURCE_DIR) + "/configs/demo.json" +
                         " --data " + data.string() + " --out " + run.string() + sets,
                     log),
@@ -73,8 +76,8 @@ TEST(TrainInferAgreement, EvaluateOnInferOutputGivesTheTrainingLogDice) {
                   labels / ("segmentation-" + n + ".nii.gz"));
   }
   const fs::path pred = dir.path() / "pred";
-  ASSERT_EQ(run_cli("infer --model " + run.string() + " --input " + images.string() +
-                        " --output " + pred.string(),
+  ASSERT_EQ(run_cli("infer --model " + run.string() + " --input " + images.string() + " --output " +
+                        pred.string(),
                     log),
             0)
       << read_text(log);

@@ -11,18 +11,15 @@
 
 #include "aslseg/config/json_diff.h"
 #include "aslseg/dataset/split.h"
+#include "aslseg/loop/loop_params.h"
 #include "aslseg/ssl/trainer.h"
 
 namespace aslseg::config {
 
-struct LoopParams {
-  int64_t rounds = 0;  // 0: train the segmentation net alone (the SSL stage)
-};
-
 struct TrainConfig {
   ssl::TrainParams train;      // seed, device, spec (model + preprocessing), ssl, optim, data
   dataset::SplitParams split;  // used when no --split file is given
-  LoopParams loop;
+  loop::LoopParams loop;       // rounds of SAM + adaptation net (0: SS alone)
 };
 
 // Every field with its default, as the JSON users write.

@@ -17,9 +17,10 @@ struct InputCase {
   std::string stem;
 };
 
-// Run-folder lookup of --model: a file is the checkpoint itself; a folder gives
-// RUN/ss/checkpoint.pt when it exists (the segmentation net of a full loop run), else
-// RUN/checkpoint.pt (a run that trained the segmentation net alone). InputError otherwise.
+// Run-folder lookup of --model: a file is the checkpoint itself; a folder gives the
+// segmentation net of the last finished round of a loop run (RUN/round_K/ss/checkpoint.pt),
+// else RUN/ss/checkpoint.pt (a run of the segmentation net alone), else RUN/checkpoint.pt.
+// InputError otherwise.
 std::filesystem::path resolve_checkpoint(const std::filesystem::path& model);
 
 // The cases behind --input, sorted by dataset::case_id_less of their stems:

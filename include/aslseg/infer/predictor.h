@@ -27,6 +27,12 @@ struct PredictParams {
   // bf16 forward pass on CUDA (net and input cast to bfloat16; softmax and everything after in
   // float32); ignored on the CPU.
   bool bf16 = false;
+  // > 0: also Prediction::entropy, from this many Monte-Carlo dropout passes (Gal and
+  // Ghahramani 2016; the uncertainty of UA-MT and of the loop's selection gate). Needs a net
+  // with dropout > 0. The dropout masks are drawn from torch's generator seeded with mc_seed
+  // per volume, so the numbers repeat.
+  int64_t mc_dropout_samples = 0;
+  uint64_t mc_seed = 0;
 };
 
 // A CT volume made ready for the net: HU windowed to [0, 1] with padding at 0, and the
@@ -43,7 +49,14 @@ WindowedVolume prepare(Image hu, const models::SegmenterSpec& spec);
 struct Prediction {
   LabelMap labels;  // same geometry as the input, post-processed with PredictParams::post
   std::optional<Volume<float>> tumour_probability;  // when asked for; before post-processing
+  // With mc_dropout_samples > 0: entropy (nats) of the mean softmax of the MC-dropout passes,
+  // per voxel at the input's size (0 on padding).
+  std::optional<Volume<float>> entropy;
 };
+
+// Mean of `values` over the voxels where `labels` equals `label`; nullopt when there is none.
+std::optional<double> mean_inside(const Volume<float>& values, const LabelMap& labels,
+                                  uint8_t label);
 
 class Predictor {
  public:

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -56,6 +57,12 @@ struct CorruptionParams {
 // Throws InputError (no path) naming the field: probabilities outside [0, 1], p_erode +
 // p_dilate > 1, negative or inverted ranges, elastic_grid < 2, cut_half_width < sqrt(2)/2.
 void validate(const CorruptionParams& params);
+
+// JSON keys are the field names (docs/corruptions.md). Missing keys keep the current values;
+// unknown keys, wrong types and invalid values (validate) are std::invalid_argument naming the
+// field.
+void to_json(nlohmann::json& j, const CorruptionParams& params);
+void from_json(const nlohmann::json& j, CorruptionParams& params);
 
 struct CorruptionResult {
   Mask2D mask;

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -66,6 +67,12 @@ struct PromptParams {
 // Throws InputError (no path) naming the field for impossible values (negative sizes, no
 // multipoints, interior_depth outside [0, 1], ring_inner > ring_outer, ring_inner < 1).
 void validate(const PromptParams& params);
+
+// JSON keys are the field names; "mode" holds prompt_mode_name(mode). Missing keys keep the
+// current values; unknown keys, wrong types and invalid values (validate) are
+// std::invalid_argument naming the field.
+void to_json(nlohmann::json& j, const PromptParams& params);
+void from_json(const nlohmann::json& j, PromptParams& params);
 
 // One component's prompt set.
 struct PromptSet {

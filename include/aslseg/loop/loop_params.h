@@ -1,0 +1,49 @@
+// The configuration of the loop's rounds (the "loop" section of `aslseg train`'s JSON):
+// how many rounds, the selection rule, which SAM and how it is fine-tuned and prompted, and
+// how the adaptation net is trained. Defaults and choices: docs/loop.md.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "aslseg/loop/adaptation.h"
+#include "aslseg/loop/selection.h"
+#include "aslseg/models/sam_config.h"
+#include "aslseg/sam/finetune.h"
+#include "aslseg/sam/prompts.h"
+
+namespace aslseg::loop {
+
+struct SamLoopParams {
+  // The architecture (configs/sam/*.json fields); default the official ViT-B.
+  models::SamConfig model;
+  // Weights to start from: official .pth (SAM, MedSAM), safetensors, or an aslseg SAM
+  // checkpoint. Empty: random weights (said loudly; only sensible for tests and the demo).
+  std::string checkpoint;
+  sam::SamFinetuneParams finetune;  // on the expert labels (prompts from ground truth)
+  sam::PromptParams prompts;        // prompts taken from PL1 in the loop
+};
+
+struct LoopParams {
+  int64_t rounds = 0;  // 0: train the segmentation net alone (the SSL stage)
+  SelectionParams selection;
+  // Monte-Carlo dropout passes of SS for the uncertainty gate (used only when
+  // selection.max_uncertainty is set; SS needs model.dropout > 0 then).
+  int64_t mc_dropout_samples = 8;
+  SamLoopParams sam;
+  AdaptationTrainParams adaptation;
+};
+
+// The stage parameters share the run's "device"; their own device fields are not part of the
+// JSON (to_json leaves them out, from_json refuses them).
+void to_json(nlohmann::json& j, const LoopParams& p);
+// Missing keys keep their defaults; unknown keys, wrong types and invalid values are
+// std::invalid_argument naming the key (e.g. "loop.selection: unknown key 'tua'").
+void from_json(const nlohmann::json& j, LoopParams& p);
+
+// selection.h's parameters as JSON (max_uncertainty: absent or null = no gate).
+void to_json(nlohmann::json& j, const SelectionParams& p);
+void from_json(const nlohmann::json& j, SelectionParams& p);
+
+}  // namespace aslseg::loop

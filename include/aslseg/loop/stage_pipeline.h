@@ -1,0 +1,50 @@
+// One volume through the three stages of a round (DESIGN.md, "The loop"): PL1 = SS(x),
+// PL2 = SAM(x, prompts(PL1)), PL3 = AN(x ⊕ PL2 (⊕ PL1)), and the label maps the loop keeps of
+// them. The liver always comes from SS; the later stages replace the tumour.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "aslseg/infer/predictor.h"
+#include "aslseg/io/volume.h"
+#include "aslseg/loop/adaptation.h"
+#include "aslseg/loop/sam_stage.h"
+#include "aslseg/sam/sam_predictor.h"
+
+namespace aslseg::loop {
+
+struct StageLabels {
+  LabelMap pl1;  // SS: liver + tumour, post-processed as `aslseg infer` does
+  LabelMap pl2;  // SAM's tumour: 2 on tumour, 0 elsewhere
+  LabelMap pl3;  // the candidate label: PL1's liver with AN's tumour (with_tumour)
+  SamStageStats sam_stats;
+  // With MC dropout: SS's mean entropy (nats) inside PL3's tumour; nullopt without MC dropout
+  // or without tumour.
+  std::optional<double> uncertainty;
+};
+
+// PL1's liver (label >= 1 becomes 1) with `tumour`'s label-2 voxels as tumour, then the
+// post-processing of `aslseg infer` (largest liver component, tumour only where it touches the
+// liver), so every stage's output is cleaned the same way. Grids must match
+// (std::invalid_argument).
+LabelMap with_tumour(const LabelMap& pl1, const LabelMap& tumour);
+
+class StagePipeline {
+ public:
+  // The models are borrowed and must outlive the pipeline.
+  StagePipeline(infer::Predictor& ss, sam::SamPredictor& sam, const AdaptationPredictor& an,
+                SamStageParams sam_stage);
+
+  // mc_dropout_samples > 0 also measures the uncertainty (infer::PredictParams), with the
+  // dropout masks seeded by mc_seed.
+  StageLabels run(const Image& hu, int64_t mc_dropout_samples = 0, uint64_t mc_seed = 0);
+
+ private:
+  infer::Predictor& ss_;
+  sam::SamPredictor& sam_;
+  const AdaptationPredictor& an_;
+  SamStageParams sam_stage_;
+};
+
+}  // namespace aslseg::loop

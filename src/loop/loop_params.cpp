@@ -1,0 +1,130 @@
+#include "aslseg/loop/loop_params.h"
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "aslseg/config/json_fields.h"
+
+namespace aslseg::loop {
+
+namespace {
+
+using nlohmann::json;
+
+const std::vector<std::string> kLoopKeys{"rounds", "selection", "mc_dropout_samples", "sam",
+                                         "adaptation"};
+const std::vector<std::string> kSamKeys{"model", "checkpoint", "finetune", "prompts"};
+const std::vector<std::string> kSelectionKeys{"tau",
+                                              "tau_liver",
+                                              "max_fraction",
+                                              "both_empty_reliability",
+                                              "small_volume_voxels",
+                                              "max_uncertainty"};
+// The run's top-level "device" drives every stage.
+constexpr const char* kDeviceKey = "device";
+
+// Reads a nested parameter object with its own from_json, prefixing its errors with where it
+// sits in the configuration, and refusing a per-stage device.
+template <typename T>
+void read_section(const json& j, const std::string& key, T& field, const std::string& where) {
+  if (!j.contains(key)) return;
+  const json& v = j.at(key);
+  const std::string here = where + "." + key;
+  if (v.is_object() && v.contains(kDeviceKey))
+    throw std::invalid_argument(here +
+                                ": 'device' is set once for the whole run (top-level "
+                                "\"device\")");
+  try {
+    v.get_to(field);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(here + ": " + e.what());
+  } catch (const json::exception& e) {
+    throw std::invalid_argument(here + ": " + e.what());
+  }
+}
+
+json without_device(json j) {
+  j.erase(kDeviceKey);
+  return j;
+}
+
+}  // namespace
+
+void to_json(json& j, const SelectionParams& p) {
+  j = json{{"tau", p.tau},
+           {"tau_liver", p.tau_liver},
+           {"max_fraction", p.max_fraction},
+           {"both_empty_reliability", p.both_empty_reliability},
+           {"small_volume_voxels", p.small_volume_voxels},
+           {"max_uncertainty", p.max_uncertainty ? json(*p.max_uncertainty) : json(nullptr)}};
+}
+
+void from_json(const json& j, SelectionParams& p) {
+  const std::string where = "selection";
+  config::reject_unknown_keys(j, kSelectionKeys, where);
+  config::read_if_present(j, "tau", p.tau, where);
+  config::read_if_present(j, "tau_liver", p.tau_liver, where);
+  config::read_if_present(j, "max_fraction", p.max_fraction, where);
+  config::read_if_present(j, "both_empty_reliability", p.both_empty_reliability, where);
+  config::read_if_present(j, "small_volume_voxels", p.small_volume_voxels, where);
+  if (j.contains("max_uncertainty")) {
+    const json& v = j.at("max_uncertainty");
+    if (v.is_null()) {
+      p.max_uncertainty.reset();
+    } else {
+      if (!v.is_number()) config::throw_wrong_type(where, "max_uncertainty", v);
+      p.max_uncertainty = v.get<double>();
+    }
+  }
+  try {
+    validate(p);
+  } catch (const std::exception& e) {
+    throw std::invalid_argument(std::string(e.what()));
+  }
+}
+
+void to_json(json& j, const LoopParams& p) {
+  json model;
+  models::to_json(model, p.sam.model);
+  json finetune;
+  sam::to_json(finetune, p.sam.finetune);
+  json prompts;
+  sam::to_json(prompts, p.sam.prompts);
+  json adaptation;
+  to_json(adaptation, p.adaptation);
+  j = json{{"rounds", p.rounds},
+           {"selection", p.selection},
+           {"mc_dropout_samples", p.mc_dropout_samples},
+           {"sam",
+            {{"model", model},
+             {"checkpoint", p.sam.checkpoint},
+             {"finetune", without_device(finetune)},
+             {"prompts", prompts}}},
+           {"adaptation", without_device(adaptation)}};
+}
+
+void from_json(const json& j, LoopParams& p) {
+  const std::string where = "loop";
+  config::reject_unknown_keys(j, kLoopKeys, where);
+  config::read_if_present(j, "rounds", p.rounds, where);
+  if (p.rounds < 0)
+    throw std::invalid_argument("loop.rounds must be >= 0, got " + std::to_string(p.rounds));
+  read_section(j, "selection", p.selection, where);
+  config::read_if_present(j, "mc_dropout_samples", p.mc_dropout_samples, where);
+  if (p.mc_dropout_samples < 1)
+    throw std::invalid_argument("loop.mc_dropout_samples must be >= 1, got " +
+                                std::to_string(p.mc_dropout_samples));
+  if (j.contains("sam")) {
+    const json& s = j.at("sam");
+    const std::string here = where + ".sam";
+    config::reject_unknown_keys(s, kSamKeys, here);
+    read_section(s, "model", p.sam.model, here);
+    config::read_if_present(s, "checkpoint", p.sam.checkpoint, here);
+    read_section(s, "finetune", p.sam.finetune, here);
+    read_section(s, "prompts", p.sam.prompts, here);
+  }
+  read_section(j, "adaptation", p.adaptation, where);
+}
+
+}  // namespace aslseg::loop

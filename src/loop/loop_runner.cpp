@@ -1,0 +1,381 @@
+#include "aslseg/loop/loop_runner.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "aslseg/cli/progress.h"
+#include "aslseg/infer/predictor.h"
+#include "aslseg/io/atomic_file.h"
+#include "aslseg/io/error.h"
+#include "aslseg/io/volume_io.h"
+#include "aslseg/loop/run_layout.h"
+#include "aslseg/loop/run_state.h"
+#include "aslseg/loop/selected_case.h"
+#include "aslseg/loop/stage_pipeline.h"
+#include "aslseg/loop/test_report.h"
+#include "aslseg/sam/sam_checkpoint.h"
+#include "aslseg/synth/rng.h"
+
+namespace aslseg::loop {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kStepSam = "sam";
+constexpr const char* kStepAn = "an";
+constexpr const char* kScoresFile = "scores.json";
+constexpr const char* kSamDir = "sam";
+constexpr const char* kAnDir = "an";
+
+std::string round_step(int round, const std::string& step) {
+  return std::string(kRoundPrefix) + std::to_string(round) + "/" + step;
+}
+
+json read_json_file(const fs::path& p) {
+  std::ifstream in(p);
+  json j = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) throw InputError(p.string(), "not valid JSON");
+  return j;
+}
+
+json score_json(const Decision& d) {
+  const CaseScore& s = d.score;
+  return {{"case", s.id},
+          {"reliability", s.reliability},
+          {"tumour_dice", s.tumour_dice},
+          {"liver_dice", s.liver_dice},
+          {"uncertainty", s.uncertainty ? json(*s.uncertainty) : json(nullptr)},
+          {"tumour_voxels_pl1", s.tumour_voxels_pl1},
+          {"tumour_voxels_pl3", s.tumour_voxels_pl3},
+          {"rule", rule_name(s.rule)},
+          {"verdict", verdict_name(d.verdict)},
+          {"reason", d.reason}};
+}
+
+// Everything of the run that one round needs, and what the rounds so far have selected.
+class Loop {
+ public:
+  Loop(const ssl::TrainParams& ss, const LoopParams& params, const dataset::TrainingSet& initial,
+       const std::vector<dataset::LabelledCase>& test, const fs::path& run)
+      : ss_(ss),
+        params_(params),
+        initial_(initial),
+        test_(test),
+        layout_(run),
+        state_(run / kStateFile),
+        device_(infer::parse_device(ss.device)) {}
+
+  LoopResult run() {
+    LoopResult result;
+    for (int k = 1; k <= params_.rounds; ++k) {
+      const auto pool = pool_for(k);
+      if (pool.empty()) {
+        spdlog::info("round {}: no unlabelled volume left; the loop stops", k);
+        stopped_ = "no unlabelled volume left before round " + std::to_string(k);
+        break;
+      }
+      if (!train_ss(k)) return result;  // max_steps_this_run reached
+      if (k == 1) {
+        finetune_sam();
+        train_an();
+      }
+      pseudo_labels(k, pool);
+      score_test(k);
+      const int selected = select_round(k);
+      result.rounds_done = k;
+      if (selected == 0) {
+        spdlog::info("round {}: nothing selected; later rounds would repeat it, so the loop stops",
+                     k);
+        stopped_ = "nothing selected in round " + std::to_string(k);
+        break;
+      }
+    }
+    result.finished = true;
+    result.summary = summary();
+    io::write_text_atomically(layout_.run() / kLoopSummaryFile, result.summary.dump(2) + "\n");
+    return result;
+  }
+
+ private:
+  // D_u of round k: the initial pool minus what earlier rounds selected.
+  std::vector<dataset::UnlabelledCase> pool_for(int k) const {
+    std::set<std::string> taken;
+    for (int r = 1; r < k; ++r)
+      for (const SelectedCase& c : load_selected(layout_.selected_json(r), r)) taken.insert(c.id);
+    std::vector<dataset::UnlabelledCase> pool;
+    for (const auto& c : initial_.unlabelled)
+      if (!taken.count(c.id)) pool.push_back(c);
+    return pool;
+  }
+
+  // D_l of round k: the expert labels plus every earlier round's selected pseudo-labels.
+  dataset::TrainingSet training_for(int k) const {
+    dataset::TrainingSet t;
+    t.labelled = initial_.labelled;
+    for (int r = 1; r < k; ++r)
+      for (const SelectedCase& c : load_selected(layout_.selected_json(r), r))
+        t.labelled.push_back({c.id, c.image, layout_.pseudo_label(r, c.id)});
+    t.unlabelled = pool_for(k);
+    return t;
+  }
+
+  // The dropout masks of a case's MC passes: from the run's seed, the round and the case.
+  uint64_t mc_seed(int k, const std::string& id) const {
+    uint64_t key = synth::hash_combine(ss_.seed, static_cast<uint64_t>(k));
+    for (const char ch : id) key = synth::hash_combine(key, static_cast<unsigned char>(ch));
+    return key;
+  }
+
+  fs::path ss_dir(int k) const { return layout_.round_dir(k) / "ss"; }
+  fs::path sam_checkpoint() const { return layout_.run() / kSamDir / "sam_finetuned.pt"; }
+  fs::path an_checkpoint() const { return layout_.run() / kAnDir / kAdaptationCheckpointName; }
+
+  bool train_ss(int k) {
+    const std::string step = round_step(k, "ss");
+    if (state_.done(step)) return true;
+    const dataset::TrainingSet t = training_for(k);
+    spdlog::info("round {}: SS on {} labelled ({} of them pseudo-labelled) + {} unlabelled", k,
+                 t.labelled.size(), t.labelled.size() - initial_.labelled.size(),
+                 t.unlabelled.size());
+    const ssl::TrainResult r = ssl::train_segmenter(ss_, t, test_, ss_dir(k));
+    if (!r.finished) {
+      spdlog::info("stopped at step {} of {} of round {}'s SS; rerun the same command to continue",
+                   r.steps, ss_.optim.steps, k);
+      return false;
+    }
+    state_.mark_done(step, {{"checkpoint", r.checkpoint.string()},
+                            {"steps", r.steps},
+                            {"labelled", t.labelled.size()},
+                            {"last_validation", r.last_validation}});
+    return true;
+  }
+
+  void finetune_sam() {
+    if (state_.done(kStepSam)) return;
+    const SamLoopParams& p = params_.sam;
+    // Random weights must be the same after a restart: seed before building.
+    torch::manual_seed(p.finetune.seed);
+    sam::LoadedSam loaded = sam::load_sam_checkpoint(p.checkpoint, p.model);
+    sam::SamFinetuneParams ft = p.finetune;
+    ft.device = ss_.device;
+    const auto slices = sam::load_labelled_slices(initial_.labelled, sam::slice_selection(ft));
+    if (slices.empty())
+      throw InputError("labelled cases",
+                       "no labelled slice holds enough tumour to fine-tune SAM on (need >= " +
+                           std::to_string(ft.min_tumour_pixels) + " tumour pixels on a slice)");
+    spdlog::info("SAM: fine-tuning on {} tumour slices of the {} expert-labelled volumes",
+                 slices.size(), initial_.labelled.size());
+    const sam::FinetuneResult r =
+        sam::finetune_sam(loaded.model, slices, ft, layout_.run() / kSamDir);
+    state_.mark_done(kStepSam, {{"checkpoint", r.checkpoint.string()},
+                                {"slices", slices.size()},
+                                {"first_loss", r.first_loss},
+                                {"last_loss", r.last_loss},
+                                {"random_init", loaded.random_weights}});
+  }
+
+  sam::SamPredictor sam_predictor() const {
+    return sam::SamPredictor(sam::load_sam_checkpoint(sam_checkpoint(), std::nullopt).model,
+                             device_);
+  }
+
+  SamStageParams sam_stage() const {
+    SamStageParams s;
+    s.prompts = params_.sam.prompts;
+    s.window = params_.sam.finetune.window;  // SAM sees the slices as it was fine-tuned on them
+    return s;
+  }
+
+  void train_an() {
+    if (state_.done(kStepAn)) return;
+    sam::SamPredictor sam = sam_predictor();
+    AdaptationTrainParams p = params_.adaptation;
+    p.device = ss_.device;
+    const AdaptationTrainResult r =
+        train_adaptation_net(initial_.labelled, sam, sam_stage(), p, layout_.run() / kAnDir);
+    state_.mark_done(kStepAn, {{"checkpoint", r.checkpoint.string()},
+                               {"samples", r.samples},
+                               {"first_loss", r.first_loss},
+                               {"last_loss", r.last_loss}});
+  }
+
+  struct Models {
+    infer::Predictor ss;
+    sam::SamPredictor sam;
+    AdaptationPredictor an;
+  };
+  Models models(int k) const {
+    return Models{infer::Predictor::from_checkpoint(ss_dir(k) / "checkpoint.pt", device_),
+                  sam_predictor(), AdaptationPredictor(an_checkpoint(), ss_.device)};
+  }
+
+  void pseudo_labels(int k, const std::vector<dataset::UnlabelledCase>& pool) {
+    const std::string step = round_step(k, "pseudo_labels");
+    if (state_.done(step)) return;
+    Models m = models(k);
+    StagePipeline pipeline(m.ss, m.sam, m.an, sam_stage());
+    const bool gate = params_.selection.max_uncertainty.has_value();
+    std::vector<CaseScore> scores;
+    json failures = json::array();
+    cli::Progress progress("round " + std::to_string(k) + " pseudo-labels",
+                           static_cast<int64_t>(pool.size()));
+    for (const auto& c : pool) {
+      try {
+        const Image hu = io::read_image(c.image);
+        const StageLabels labels =
+            pipeline.run(hu, gate ? params_.mc_dropout_samples : 0, mc_seed(k, c.id));
+        io::write_labels(labels.pl1, layout_.stage_label(k, Stage::kPL1, c.id));
+        io::write_labels(labels.pl2, layout_.stage_label(k, Stage::kPL2, c.id));
+        io::write_labels(labels.pl3, layout_.stage_label(k, Stage::kPL3, c.id));
+        scores.push_back(
+            score_case(c.id, labels.pl1, labels.pl3, labels.uncertainty, params_.selection));
+      } catch (const InputError& e) {
+        // A volume that cannot be read is reported and never selected; the round goes on.
+        spdlog::error("{}", e.what());
+        failures.push_back({{"case", c.id}, {"file", e.path()}, {"error", e.problem()}});
+      }
+      progress.tick();
+    }
+    progress.finish();
+    json j = json::array();
+    for (const Decision& d : select(scores, params_.selection)) j.push_back(score_json(d));
+    io::write_text_atomically(layout_.round_dir(k) / kScoresFile,
+                              json{{"scores", j}, {"failures", failures}}.dump(2) + "\n");
+    state_.mark_done(step, {{"scored", scores.size()}, {"failed", failures.size()}});
+  }
+
+  void score_test(int k) {
+    const std::string step = round_step(k, "test");
+    if (state_.done(step) || test_.empty()) return;
+    Models m = models(k);
+    StagePipeline pipeline(m.ss, m.sam, m.an, sam_stage());
+    const fs::path dir = layout_.round_dir(k) / "test";
+    TestReport ss(kStageSs, dir / kStageSs), ss_sam(kStageSsSam, dir / kStageSsSam),
+        ss_sam_an(kStageSsSamAn, dir / kStageSsSamAn);
+    cli::Progress progress("round " + std::to_string(k) + " test split",
+                           static_cast<int64_t>(test_.size()));
+    for (const auto& c : test_) {
+      try {
+        const Image hu = io::read_image(c.image);
+        const LabelMap truth = io::read_labels_matching(c.label, hu.geometry);
+        const StageLabels labels = pipeline.run(hu);
+        ss.add(c.id, labels.pl1, truth, c.label);
+        ss_sam.add(c.id, with_tumour(labels.pl1, labels.pl2), truth, c.label);
+        ss_sam_an.add(c.id, labels.pl3, truth, c.label);
+      } catch (const InputError& e) {
+        spdlog::error("{}", e.what());
+        for (TestReport* r : {&ss, &ss_sam, &ss_sam_an}) r->fail(c.id, e.path(), e.problem());
+      }
+      progress.tick();
+    }
+    progress.finish();
+    state_.mark_done(step, {{kStageSs, ss.finish()},
+                            {kStageSsSam, ss_sam.finish()},
+                            {kStageSsSamAn, ss_sam_an.finish()}});
+  }
+
+  // Writes the selected volumes' labels, then selected.json last (it marks the round done).
+  int select_round(int k) {
+    const std::string step = round_step(k, "selection");
+    if (state_.done(step)) return state_.info(step).at("selected").get<int>();
+    const json scores = read_json_file(layout_.round_dir(k) / kScoresFile);
+    std::vector<SelectedCase> selected;
+    for (const json& s : scores.at("scores")) {
+      if (s.at("verdict") != verdict_name(Verdict::kSelected)) continue;
+      const std::string id = s.at("case").get<std::string>();
+      const auto it = std::find_if(initial_.unlabelled.begin(), initial_.unlabelled.end(),
+                                   [&](const auto& c) { return c.id == id; });
+      const LabelMap pl3 = io::read_labels(layout_.stage_label(k, Stage::kPL3, id));
+      io::write_labels(pl3, layout_.pseudo_label(k, id));
+      SelectedCase c;
+      c.id = id;
+      c.image = it->image;
+      c.round = k;
+      c.reliability = s.at("reliability").get<double>();
+      c.liver_dice = s.at("liver_dice").get<double>();
+      if (!s.at("uncertainty").is_null()) c.uncertainty = s.at("uncertainty").get<double>();
+      selected.push_back(c);
+      spdlog::info("round {}: selected {} ({})", k, id, s.at("reason").get<std::string>());
+    }
+    io::write_text_atomically(layout_.round_dir(k) / kSelectedFile, selected_to_json(selected));
+    spdlog::info("round {}: {} of {} pool volumes selected", k, selected.size(),
+                 scores.at("scores").size());
+    state_.mark_done(step, {{"selected", selected.size()}, {"pool", scores.at("scores").size()}});
+    return static_cast<int>(selected.size());
+  }
+
+  json summary() const {
+    json rounds = json::array();
+    for (int k = 1; k <= params_.rounds; ++k) {
+      const std::string sel = round_step(k, "selection");
+      if (!state_.done(sel)) break;
+      json r = {{"round", k},
+                {"selected", state_.info(sel).at("selected")},
+                {"pool", state_.info(sel).at("pool")},
+                {"ss", state_.info(round_step(k, "ss"))}};
+      const std::string test = round_step(k, "test");
+      r["test"] = state_.done(test) ? state_.info(test) : json::object();
+      rounds.push_back(r);
+    }
+    return {{"rounds", rounds},
+            {"stopped_early", stopped_.empty() ? json(nullptr) : json(stopped_)},
+            {"sam", state_.done(kStepSam) ? state_.info(kStepSam) : json(nullptr)},
+            {"an", state_.done(kStepAn) ? state_.info(kStepAn) : json(nullptr)}};
+  }
+
+  const ssl::TrainParams& ss_;
+  const LoopParams& params_;
+  const dataset::TrainingSet& initial_;
+  const std::vector<dataset::LabelledCase>& test_;
+  RunLayout layout_;
+  RunState state_;
+  torch::Device device_;
+  std::string stopped_;
+};
+
+std::string metric_cell(const json& summary, const char* cls, const char* metric) {
+  if (!summary.contains(cls)) return "-";
+  const json& m = summary.at(cls).at(metric).at("mean");
+  if (m.is_null()) return "n/a";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3f", m.get<double>());
+  return buf;
+}
+
+}  // namespace
+
+LoopResult run_loop(const ssl::TrainParams& ss, const LoopParams& loop,
+                    const dataset::TrainingSet& initial,
+                    const std::vector<dataset::LabelledCase>& test, const fs::path& run) {
+  if (loop.selection.max_uncertainty && !(ss.spec.unet.dropout > 0.0))
+    throw InputError("configuration",
+                     "loop.selection.max_uncertainty needs the Monte-Carlo dropout of SS: set "
+                     "model.dropout > 0 (e.g. 0.1), or leave max_uncertainty null");
+  fs::create_directories(run);
+  return Loop(ss, loop, initial, test, run).run();
+}
+
+std::string results_table(const json& summary) {
+  std::string out = "round  stage        liver Dice  tumour Dice  tumour HD95  tumour ASD\n";
+  for (const json& r : summary.at("rounds")) {
+    for (const char* stage : {kStageSs, kStageSsSam, kStageSsSamAn}) {
+      const json& t = r.at("test");
+      const json s = t.contains(stage) ? t.at(stage) : json::object();
+      char line[160];
+      std::snprintf(
+          line, sizeof line, "%5d  %-11s  %10s  %11s  %11s  %10s\n", r.at("round").get<int>(),
+          stage, metric_cell(s, "liver", "dice").c_str(), metric_cell(s, "tumour", "dice").c_str(),
+          metric_cell(s, "tumour", "hd95").c_str(), metric_cell(s, "tumour", "asd").c_str());
+      out += line;
+    }
+  }
+  return out;
+}
+
+}  // namespace aslseg::loop

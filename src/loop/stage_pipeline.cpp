@@ -1,0 +1,39 @@
+#include "aslseg/loop/stage_pipeline.h"
+
+#include <stdexcept>
+#include <utility>
+
+namespace aslseg::loop {
+
+LabelMap with_tumour(const LabelMap& pl1, const LabelMap& tumour) {
+  const std::string diff = pl1.geometry.difference(tumour.geometry);
+  if (!diff.empty()) throw std::invalid_argument("with_tumour: grids differ (" + diff + ")");
+  LabelMap out(pl1.geometry, kBackground);
+  for (size_t i = 0; i < out.voxels.size(); ++i) {
+    if (tumour.voxels[i] == kTumour)
+      out.voxels[i] = kTumour;
+    else if (pl1.voxels[i] != kBackground)
+      out.voxels[i] = kLiver;
+  }
+  infer::postprocess(out, infer::PostprocessParams{});
+  return out;
+}
+
+StagePipeline::StagePipeline(infer::Predictor& ss, sam::SamPredictor& sam,
+                             const AdaptationPredictor& an, SamStageParams sam_stage)
+    : ss_(ss), sam_(sam), an_(an), sam_stage_(std::move(sam_stage)) {}
+
+StageLabels StagePipeline::run(const Image& hu, int64_t mc_dropout_samples, uint64_t mc_seed) {
+  StageLabels out;
+  infer::PredictParams params;
+  params.mc_dropout_samples = mc_dropout_samples;
+  params.mc_seed = mc_seed;
+  infer::Prediction ss = ss_.predict(hu, params);
+  out.pl1 = std::move(ss.labels);
+  out.pl2 = sam_tumour(sam_, hu, out.pl1, sam_stage_, &out.sam_stats);
+  out.pl3 = with_tumour(out.pl1, an_.predict(hu, out.pl2, out.pl1));
+  if (ss.entropy) out.uncertainty = infer::mean_inside(*ss.entropy, out.pl3, kTumour);
+  return out;
+}
+
+}  // namespace aslseg::loop

@@ -1,0 +1,277 @@
+// The whole loop through the real CLI on tiny phantoms (loop/loop_runner.h): `aslseg train`
+// runs two rounds of SS -> SAM -> AN -> selection, selects volumes, scores the test split per
+// stage, and `aslseg export` writes all three formats (the nnU-Net one checked for structure);
+// killing `aslseg train` in round 1 and rerunning gives the same selection and labels as an
+// uninterrupted run.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <thread>
+
+#include "aslseg/dataset/dataset.h"
+#include "aslseg/io/volume_io.h"
+#include "aslseg/loop/run_layout.h"
+#include "aslseg/loop/selected_case.h"
+#include "common/test_util.h"
+
+namespace aslseg::loop {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using testing::read_text;
+using testing::run_cli;
+
+constexpr double kGeometryTolerance = 1e-6;
+constexpr int kRounds = 2;
+
+// Small enough to run the loop twice in well under a minute on 2 cores; tau 0 makes every
+// scored volume reliable, so the selection is decided by the per-round cap alone (this test is
+// about the plumbing; the rule itself is tested in selection_test.cpp).
+json tiny_loop_config() {
+  std::ifstream in(fs::path(ASLSEG_SOURCE_DIR) / "configs/sam/tiny.json");
+  const json sam_model = json::parse(in);
+  return {{"seed", 3},
+          {"device", "cpu"},
+          {"model", {{"base_width", 8}, {"depth", 3}, {"norm", "batch"}, {"dropout", 0.0}}},
+          {"preprocess",
+           {{"context", 0}, {"image_size", 32}, {"window", {{"level", 60}, {"width", 400}}}}},
+          {"data", {{"workers", 1}}},
+          {"ssl", {{"paradigm", "supervised"}}},
+          {"optim",
+           {{"steps", 40},
+            {"batch_labelled", 4},
+            {"checkpoint_every", 10},
+            {"validate_every", 40},
+            {"log_every", 10}}},
+          {"split", {{"labelled_fraction", 0.34}, {"test_fraction", 0.25}, {"seed", 1}}},
+          {"loop",
+           {{"rounds", kRounds},
+            {"selection", {{"tau", 0.0}, {"max_fraction", 0.5}}},
+            {"sam",
+             {{"model", sam_model},
+              {"finetune",
+               {{"steps", 10},
+                {"lr", 1e-3},
+                {"batch_slices", 2},
+                {"prompts_per_slice", 2},
+                {"checkpoint_every", 0},
+                {"log_every", 5},
+                {"window", {{"level", 40}, {"width", 150}}}}}}},
+            {"adaptation", {{"steps", 20}, {"batch_size", 4}, {"log_every", 5}}}}}};
+}
+
+class LoopCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    data_ = dir_.path() / "data";
+    config_ = dir_.path() / "loop.json";
+    std::ofstream(config_) << tiny_loop_config().dump(2);
+    const fs::path log = dir_.path() / "synth.log";
+    // 8 phantoms: 2 test, 2 labelled, 4 unlabelled (round 1 takes 2, round 2 takes 1).
+    ASSERT_EQ(run_cli("synth --out " + data_.string() +
+                          " --cases 8 --size 48,48,12 --spacing 5,5,8 --tumours 1,3"
+                          " --tumour-radius 15,30 --seed 5 --threads 1",
+                      log),
+              0)
+        << read_text(log);
+  }
+
+  std::string train_args(const fs::path& run) const {
+    return "train --config " + config_.string() + " --data " + data_.string() + " --out " +
+           run.string();
+  }
+
+  testing::TempDir dir_;
+  fs::path data_;
+  fs::path config_;
+};
+
+std::vector<std::string> selected_ids(const fs::path& run, int round) {
+  std::vector<std::string> ids;
+  for (const SelectedCase& c : load_selected(RunLayout(run).selected_json(round), round))
+    ids.push_back(c.id);
+  return ids;
+}
+
+void expect_nnunet_structure(const fs::path& out, const std::vector<std::string>& ids) {
+  const json ds = json::parse(read_text(out / "dataset.json"));
+  EXPECT_EQ(ds.at("channel_names"), json({{"0", "CT"}}));
+  EXPECT_EQ(ds.at("labels"), json({{"background", 0}, {"liver", 1}, {"tumour", 2}}));
+  EXPECT_EQ(ds.at("numTraining"), ids.size());
+  EXPECT_EQ(ds.at("file_ending"), ".nii.gz");
+  for (const std::string& id : ids) {
+    SCOPED_TRACE(id);
+    const fs::path image = out / "imagesTr" / (id + "_0000.nii.gz");
+    const fs::path label = out / "labelsTr" / (id + ".nii.gz");
+    ASSERT_TRUE(fs::exists(image));
+    ASSERT_TRUE(fs::exists(label));
+    EXPECT_EQ(io::read_geometry(label).difference(io::read_geometry(image), kGeometryTolerance),
+              "");
+    for (uint8_t v : io::read_labels(label).voxels) ASSERT_LE(v, kTumour);
+  }
+  const dataset::Dataset found = dataset::discover(out);
+  EXPECT_EQ(found.layout, dataset::Layout::kNnUnet);
+  EXPECT_EQ(found.num_labelled(), ids.size());
+}
+
+TEST_F(LoopCli, TwoRoundsSelectScoreEachStageAndExportThreeFormats) {
+  const fs::path run = dir_.path() / "run";
+  const fs::path log = dir_.path() / "train.log";
+  ASSERT_EQ(run_cli(train_args(run), log), 0) << read_text(log);
+
+  // Two rounds, each selecting what the cap allows: 2 of 4, then 1 of 2.
+  EXPECT_EQ(RunLayout(run).finished_rounds(), (std::vector<int>{1, 2}));
+  const auto r1 = selected_ids(run, 1), r2 = selected_ids(run, 2);
+  EXPECT_EQ(r1.size(), 2u);
+  EXPECT_EQ(r2.size(), 1u);
+  std::set<std::string> all(r1.begin(), r1.end());
+  all.insert(r2.begin(), r2.end());
+  EXPECT_EQ(all.size(), 3u) << "a volume is selected at most once";
+
+  // Per round: PL1/PL2/PL3 of every pool volume on the image grid; round 2 retrained SS on the
+  // selected pseudo-labels (its labelled set grew by round 1's selection).
+  const json split = json::parse(read_text(run / "split.json"));
+  const json state = json::parse(read_text(run / "state.json"));
+  const json summary = json::parse(read_text(run / "summary.json"));
+  ASSERT_EQ(summary.at("rounds").size(), 2u);
+  EXPECT_EQ(summary.at("rounds")[1].at("ss").at("labelled"),
+            split.at("labelled").size() + r1.size());
+  for (const json& r : summary.at("rounds")) {
+    const int k = r.at("round");
+    for (const char* stage : {"ss", "ss_sam", "ss_sam_an"}) {
+      SCOPED_TRACE(std::to_string(k) + " " + stage);
+      const json& t = r.at("test").at(stage);
+      EXPECT_TRUE(t.at("tumour").at("dice").contains("mean"));
+      EXPECT_TRUE(
+          fs::exists(run / ("round_" + std::to_string(k)) / "test" / stage / "test_metrics.json"));
+    }
+    // The liver comes from SS at every stage.
+    EXPECT_EQ(r.at("test").at("ss").at("liver").at("dice"),
+              r.at("test").at("ss_sam").at("liver").at("dice"));
+  }
+  for (const auto& id : split.at("unlabelled")) {
+    const fs::path image = data_ / ("volume-" + id.get<std::string>() + ".nii.gz");
+    for (Stage s : {Stage::kPL1, Stage::kPL2, Stage::kPL3}) {
+      const fs::path pl = RunLayout(run).stage_label(1, s, id.get<std::string>());
+      ASSERT_TRUE(fs::exists(pl)) << pl;
+      EXPECT_EQ(io::read_geometry(pl).difference(io::read_geometry(image), kGeometryTolerance), "");
+    }
+  }
+  EXPECT_NE(read_text(log).find("ss_sam_an"), std::string::npos) << "the results table";
+
+  // Export: all three formats.
+  for (const char* format : {"lits", "nnunet", "plain"}) {
+    const fs::path out = dir_.path() / (std::string("export_") + format);
+    ASSERT_EQ(
+        run_cli("export --run " + run.string() + " --out " + out.string() + " --format " + format,
+                log),
+        0)
+        << read_text(log);
+    const json manifest = json::parse(read_text(out / "manifest.json"));
+    EXPECT_EQ(manifest.at("num_cases"), 3) << format;
+    EXPECT_EQ(manifest.at("rounds"), json({1, 2})) << format;
+  }
+  expect_nnunet_structure(dir_.path() / "export_nnunet",
+                          std::vector<std::string>(all.begin(), all.end()));
+
+  // infer --model RUN takes the last round's segmentation net.
+  const fs::path pred = dir_.path() / "pred";
+  const fs::path image = data_ / ("volume-" + split.at("test")[0].get<std::string>() + ".nii.gz");
+  ASSERT_EQ(run_cli("infer --model " + run.string() + " --input " + image.string() + " --output " +
+                        pred.string(),
+                    log),
+            0)
+      << read_text(log);
+  EXPECT_NE(read_text(log).find("round_2"), std::string::npos) << read_text(log);
+  EXPECT_EQ(state.at("steps").size(), 2u * 4u + 2u) << "ss, pseudo_labels, test, selection per "
+                                                       "round; sam and an once";
+}
+
+// Starts `aslseg <args>` and returns its pid (the shell execs it, so the pid is aslseg's).
+pid_t spawn_cli(const std::string& args, const fs::path& log) {
+  const std::string cmd =
+      "exec " + std::string(ASLSEG_BINARY) + " " + args + " >" + log.string() + " 2>&1";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+bool state_has(const fs::path& run, const std::string& step) {
+  std::ifstream in(run / "state.json");
+  const json j = json::parse(in, nullptr, false);
+  if (j.is_discarded() || !j.contains("steps")) return false;
+  for (const json& s : j.at("steps"))
+    if (s.at("step") == step) return true;
+  return false;
+}
+
+// Kills the run as soon as `ready` holds; true when it was killed before it finished.
+template <typename Ready>
+bool kill_when(const std::string& args, const fs::path& log, Ready ready) {
+  const pid_t pid = spawn_cli(args, log);
+  int status = 0;
+  while (true) {
+    if (waitpid(pid, &status, WNOHANG) == pid) return false;  // finished on its own
+    if (ready()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+}
+
+TEST_F(LoopCli, KilledInRoundOneAndRerunGivesTheSameSelectionAndLabels) {
+  const fs::path straight = dir_.path() / "straight";
+  const fs::path killed = dir_.path() / "killed";
+  const fs::path log = dir_.path() / "train.log";
+  ASSERT_EQ(run_cli(train_args(straight), log), 0) << read_text(log);
+
+  // Killed twice in round 1: while SS trains (after its first checkpoint), then while the
+  // adaptation net trains (SAM done); each rerun continues.
+  ASSERT_TRUE(kill_when(train_args(killed), log, [&] {
+    return fs::exists(killed / "round_1" / "ss" / "checkpoint.pt");
+  })) << read_text(log);
+  EXPECT_FALSE(state_has(killed, "round_1/selection"));
+  ASSERT_TRUE(kill_when(train_args(killed), log, [&] { return state_has(killed, "sam"); }))
+      << read_text(log);
+  EXPECT_FALSE(fs::exists(killed / "round_1" / "selected.json"));
+  ASSERT_EQ(run_cli(train_args(killed), log), 0) << read_text(log);
+
+  for (int k = 1; k <= kRounds; ++k) {
+    SCOPED_TRACE("round " + std::to_string(k));
+    EXPECT_EQ(selected_ids(killed, k), selected_ids(straight, k));
+    const auto a = load_selected(RunLayout(straight).selected_json(k), k);
+    const auto b = load_selected(RunLayout(killed).selected_json(k), k);
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].reliability, b[i].reliability);
+  }
+  const fs::path ea = dir_.path() / "export_straight", eb = dir_.path() / "export_killed";
+  ASSERT_EQ(run_cli("export --run " + straight.string() + " --out " + ea.string() +
+                        " --format plain --no-overlays",
+                    log),
+            0);
+  ASSERT_EQ(run_cli("export --run " + killed.string() + " --out " + eb.string() +
+                        " --format plain --no-overlays",
+                    log),
+            0);
+  const json manifest = json::parse(read_text(ea / "manifest.json"));
+  ASSERT_FALSE(manifest.at("cases").empty());
+  for (const json& c : manifest.at("cases")) {
+    const std::string label = c.at("label");
+    EXPECT_EQ(io::read_labels(ea / label).voxels, io::read_labels(eb / label).voxels) << label;
+  }
+}
+
+}  // namespace
+}  // namespace aslseg::loop
