@@ -12,7 +12,8 @@
 # Extra arguments are passed to both `aslseg train` runs (--set overrides).
 # Environment: ASLSEG_BIN (binary, default build/aslseg), ASLSEG_LOOP_DIR (default
 # out/loop_results), ASLSEG_LOOP_CONFIG (default configs/demo.json), ASLSEG_LOOP_CASES
-# (default 12), ASLSEG_LOOP_SIZE (default 96,96,32), ASLSEG_LOOP_SPACING (default 3.5,3.5,5).
+# (default 12), ASLSEG_LOOP_SIZE (default 96,96,32), ASLSEG_LOOP_SPACING (default 3.5,3.5,5),
+# ASLSEG_LOOP_SYNTH_ARGS (more `aslseg synth` options).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SOURCE_BIN="${ASLSEG_BIN:-build/aslseg}"
@@ -21,12 +22,13 @@ CONFIG="${ASLSEG_LOOP_CONFIG:-configs/demo.json}"
 CASES="${ASLSEG_LOOP_CASES:-12}"
 SIZE="${ASLSEG_LOOP_SIZE:-96,96,32}"
 SPACING="${ASLSEG_LOOP_SPACING:-3.5,3.5,5}"
+SYNTH_ARGS="${ASLSEG_LOOP_SYNTH_ARGS:-}"  # e.g. "--tumours 0,3 --tumour-radius 10,30"
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
 cp "$SOURCE_BIN" "$OUT/aslseg"  # one binary for both runs, whatever happens to the build
 BIN="$OUT/aslseg"
-$BIN -q synth --out "$OUT/data" --cases "$CASES" --seed 1 --size "$SIZE" --spacing "$SPACING"
+$BIN -q synth --out "$OUT/data" --cases "$CASES" --seed 1 --size "$SIZE" --spacing "$SPACING" $SYNTH_ARGS
 
 start=$(date +%s)
 $BIN train --config "$CONFIG" --data "$OUT/data" --out "$OUT/loop" "$@" >"$OUT/loop.log" 2>&1
@@ -36,9 +38,9 @@ $BIN train --config "$CONFIG" --data "$OUT/data" --split "$OUT/loop/split.json" 
   "$@" --set ssl.paradigm=supervised --set loop.rounds=0 >"$OUT/supervised.log" 2>&1
 sup_s=$(( $(date +%s) - start ))
 
-python3 - "$OUT" "$CONFIG" "$CASES" "$SIZE" "$loop_s" "$sup_s" "$*" <<'PY' | tee "$OUT/results.md"
+python3 - "$OUT" "$CONFIG" "$CASES" "$SIZE" "$loop_s" "$sup_s" "$*" "$SYNTH_ARGS" <<'PY' | tee "$OUT/results.md"
 import json, sys
-out, config, cases, size, loop_s, sup_s, extra = sys.argv[1:8]
+out, config, cases, size, loop_s, sup_s, extra, synth = sys.argv[1:9]
 loop = json.load(open(f"{out}/loop/summary.json"))
 sup = json.load(open(f"{out}/supervised/summary.json"))["test"]
 split = json.load(open(f"{out}/loop/split.json"))
@@ -48,7 +50,7 @@ def m(t, cls, metric, sd=False):
     return f"{v['mean']:.3f} ± {v['sd']:.3f}" if sd else f"{v['mean']:.2f}"
 def row(name, t, note=""):
     print(f"| {name} | {m(t,'tumour','dice',True)} | {m(t,'tumour','hd95')} | {m(t,'tumour','asd')} | {m(t,'liver','dice',True)} | {note} |")
-print(f"{cases} phantoms of {size} ({len(split['labelled'])} labelled, {len(split['unlabelled'])} unlabelled, "
+print(f"{cases} phantoms of {size} {synth} ({len(split['labelled'])} labelled, {len(split['unlabelled'])} unlabelled, "
       f"{len(split['test'])} test), `{config}` {extra}; loop {loop_s} s, supervised {sup_s} s\n")
 print("| model | tumour Dice | tumour HD95 (mm) | tumour ASD (mm) | liver Dice | |")
 print("|---|---|---|---|---|---|")

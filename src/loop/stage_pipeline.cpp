@@ -9,11 +9,10 @@ LabelMap with_tumour(const LabelMap& pl1, const LabelMap& tumour) {
   const std::string diff = pl1.geometry.difference(tumour.geometry);
   if (!diff.empty()) throw std::invalid_argument("with_tumour: grids differ (" + diff + ")");
   LabelMap out(pl1.geometry, kBackground);
+  // The organ (liver + tumour) is SS's; the stage only decides which of its voxels are tumour.
   for (size_t i = 0; i < out.voxels.size(); ++i) {
-    if (tumour.voxels[i] == kTumour)
-      out.voxels[i] = kTumour;
-    else if (pl1.voxels[i] != kBackground)
-      out.voxels[i] = kLiver;
+    if (pl1.voxels[i] == kBackground) continue;
+    out.voxels[i] = tumour.voxels[i] == kTumour ? kTumour : kLiver;
   }
   infer::postprocess(out, infer::PostprocessParams{});
   return out;

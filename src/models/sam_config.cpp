@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "aslseg/config/json_fields.h"
 #include "aslseg/io/error.h"
 
 namespace aslseg::models {
@@ -135,73 +136,31 @@ void to_json(nlohmann::json& j, const SamConfig& c) {
 }
 
 void from_json(const nlohmann::json& j, SamConfig& c) {
-  if (!j.is_object()) fail("expected a JSON object");
-  for (const auto& item : j.items())
-    if (std::find(kKeys.begin(), kKeys.end(), item.key()) == kKeys.end())
-      fail("unknown key '" + item.key() + "'");
-  // nlohmann converts between number kinds silently (2.5 -> 2, true -> 1): check the JSON
-  // type itself so a wrong type always names its key.
-  auto type_error = [&j](const char* key) {
-    fail(std::string("'") + key + "' has the wrong type: " + j.at(key).dump());
-  };
-  auto get_int = [&](const char* key, int64_t& field) {
-    if (!j.contains(key)) return;
-    if (!j.at(key).is_number_integer()) type_error(key);
-    field = j.at(key).get<int64_t>();
-  };
-  auto get_double = [&](const char* key, double& field) {
-    if (!j.contains(key)) return;
-    if (!j.at(key).is_number()) type_error(key);
-    field = j.at(key).get<double>();
-  };
-  auto get_bool = [&](const char* key, bool& field) {
-    if (!j.contains(key)) return;
-    if (!j.at(key).is_boolean()) type_error(key);
-    field = j.at(key).get<bool>();
-  };
-  auto get_string = [&](const char* key, std::string& field) {
-    if (!j.contains(key)) return;
-    if (!j.at(key).is_string()) type_error(key);
-    field = j.at(key).get<std::string>();
-  };
-  auto get_ints = [&](const char* key, std::vector<int64_t>& field) {
-    if (!j.contains(key)) return;
-    const auto& v = j.at(key);
-    if (!v.is_array()) type_error(key);
-    for (const auto& e : v)
-      if (!e.is_number_integer()) type_error(key);
-    field = v.get<std::vector<int64_t>>();
-  };
-  auto get_doubles = [&](const char* key, std::vector<double>& field) {
-    if (!j.contains(key)) return;
-    const auto& v = j.at(key);
-    if (!v.is_array()) type_error(key);
-    for (const auto& e : v)
-      if (!e.is_number()) type_error(key);
-    field = v.get<std::vector<double>>();
-  };
-  get_int("image_size", c.image_size);
-  get_int("patch_size", c.patch_size);
-  get_int("embed_dim", c.embed_dim);
-  get_int("depth", c.depth);
-  get_int("num_heads", c.num_heads);
-  get_ints("global_attn_indexes", c.global_attn_indexes);
-  get_int("window_size", c.window_size);
-  get_double("mlp_ratio", c.mlp_ratio);
-  get_bool("qkv_bias", c.qkv_bias);
-  get_bool("use_rel_pos", c.use_rel_pos);
-  get_int("out_chans", c.out_chans);
-  get_int("mask_in_chans", c.mask_in_chans);
-  get_int("num_multimask_outputs", c.num_multimask_outputs);
-  get_int("decoder_depth", c.decoder_depth);
-  get_int("decoder_mlp_dim", c.decoder_mlp_dim);
-  get_int("decoder_num_heads", c.decoder_num_heads);
-  get_int("iou_head_depth", c.iou_head_depth);
-  get_int("iou_head_hidden_dim", c.iou_head_hidden_dim);
-  get_doubles("pixel_mean", c.pixel_mean);
-  get_doubles("pixel_std", c.pixel_std);
-  get_double("mask_threshold", c.mask_threshold);
-  get_string("input_normalization", c.input_normalization);
+  const std::string where = "sam config";
+  config::reject_unknown_keys(j, kKeys, where);
+  auto read = [&](const char* key, auto& field) { config::read_if_present(j, key, field, where); };
+  read("image_size", c.image_size);
+  read("patch_size", c.patch_size);
+  read("embed_dim", c.embed_dim);
+  read("depth", c.depth);
+  read("num_heads", c.num_heads);
+  read("global_attn_indexes", c.global_attn_indexes);
+  read("window_size", c.window_size);
+  read("mlp_ratio", c.mlp_ratio);
+  read("qkv_bias", c.qkv_bias);
+  read("use_rel_pos", c.use_rel_pos);
+  read("out_chans", c.out_chans);
+  read("mask_in_chans", c.mask_in_chans);
+  read("num_multimask_outputs", c.num_multimask_outputs);
+  read("decoder_depth", c.decoder_depth);
+  read("decoder_mlp_dim", c.decoder_mlp_dim);
+  read("decoder_num_heads", c.decoder_num_heads);
+  read("iou_head_depth", c.iou_head_depth);
+  read("iou_head_hidden_dim", c.iou_head_hidden_dim);
+  read("pixel_mean", c.pixel_mean);
+  read("pixel_std", c.pixel_std);
+  read("mask_threshold", c.mask_threshold);
+  read("input_normalization", c.input_normalization);
   validate(c);
 }
 

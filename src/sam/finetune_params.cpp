@@ -1,11 +1,11 @@
 // SamFinetuneParams: validation and JSON (unknown keys refused, so a typo in a config or a
 // --set never trains silently with a default).
 #include <cmath>
-#include <functional>
-#include <map>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
+#include "aslseg/config/json_fields.h"
 #include "aslseg/sam/finetune.h"
 
 namespace aslseg::sam {
@@ -18,34 +18,31 @@ using nlohmann::json;
   throw std::invalid_argument("sam finetune: '" + key + "' " + problem);
 }
 
-void read_int(const json& v, const std::string& key, int64_t& out) {
-  if (!v.is_number_integer()) bad(key, "must be an integer, got " + v.dump());
-  out = v.get<int64_t>();
-}
-void read_double(const json& v, const std::string& key, double& out) {
-  if (!v.is_number()) bad(key, "must be a number, got " + v.dump());
-  out = v.get<double>();
-}
-void read_bool(const json& v, const std::string& key, bool& out) {
-  if (!v.is_boolean()) bad(key, "must be true or false, got " + v.dump());
-  out = v.get<bool>();
-}
-
-void read_window(const json& v, preprocess::WindowParams& w) {
-  if (!v.is_object()) bad("window", "must be an object {\"level\": .., \"width\": ..}");
-  for (auto it = v.begin(); it != v.end(); ++it) {
-    double value = 0.0;
-    if (it.key() == "level") {
-      read_double(*it, "window.level", value);
-      w.level = static_cast<float>(value);
-    } else if (it.key() == "width") {
-      read_double(*it, "window.width", value);
-      w.width = static_cast<float>(value);
-    } else {
-      bad("window." + it.key(), "is not a known key (level, width)");
-    }
-  }
-}
+const std::vector<std::string> kKeys{"steps",
+                                     "lr",
+                                     "weight_decay",
+                                     "batch_slices",
+                                     "prompts_per_slice",
+                                     "freeze_image_encoder",
+                                     "dice_weight",
+                                     "bce_weight",
+                                     "focal_weight",
+                                     "iou_weight",
+                                     "box_jitter_px",
+                                     "box_jitter_fraction",
+                                     "use_box",
+                                     "positive_points",
+                                     "negative_points",
+                                     "negative_margin_px",
+                                     "multimask",
+                                     "seed",
+                                     "checkpoint_every",
+                                     "log_every",
+                                     "device",
+                                     "window",
+                                     "min_tumour_pixels",
+                                     "max_slices_per_case"};
+const std::vector<std::string> kWindowKeys{"level", "width"};
 
 }  // namespace
 
@@ -98,64 +95,39 @@ void to_json(nlohmann::json& j, const SamFinetuneParams& p) {
 }
 
 void from_json(const nlohmann::json& j, SamFinetuneParams& p) {
-  if (!j.is_object()) throw std::invalid_argument("sam finetune: parameters must be a JSON object");
+  const std::string where = "sam finetune";
+  config::reject_unknown_keys(j, kKeys, where);
   SamFinetuneParams out = p;
-  using Reader = std::function<void(const json&, const std::string&)>;
-  const std::map<std::string, Reader> readers{
-      {"steps", [&](const json& v, const std::string& k) { read_int(v, k, out.steps); }},
-      {"lr", [&](const json& v, const std::string& k) { read_double(v, k, out.lr); }},
-      {"weight_decay",
-       [&](const json& v, const std::string& k) { read_double(v, k, out.weight_decay); }},
-      {"batch_slices",
-       [&](const json& v, const std::string& k) { read_int(v, k, out.batch_slices); }},
-      {"prompts_per_slice",
-       [&](const json& v, const std::string& k) { read_int(v, k, out.prompts_per_slice); }},
-      {"freeze_image_encoder",
-       [&](const json& v, const std::string& k) { read_bool(v, k, out.freeze_image_encoder); }},
-      {"dice_weight",
-       [&](const json& v, const std::string& k) { read_double(v, k, out.dice_weight); }},
-      {"bce_weight",
-       [&](const json& v, const std::string& k) { read_double(v, k, out.bce_weight); }},
-      {"focal_weight",
-       [&](const json& v, const std::string& k) { read_double(v, k, out.focal_weight); }},
-      {"iou_weight",
-       [&](const json& v, const std::string& k) { read_double(v, k, out.iou_weight); }},
-      {"box_jitter_px",
-       [&](const json& v, const std::string& k) { read_int(v, k, out.box_jitter_px); }},
-      {"box_jitter_fraction",
-       [&](const json& v, const std::string& k) { read_double(v, k, out.box_jitter_fraction); }},
-      {"use_box", [&](const json& v, const std::string& k) { read_bool(v, k, out.use_box); }},
-      {"positive_points",
-       [&](const json& v, const std::string& k) { read_int(v, k, out.positive_points); }},
-      {"negative_points",
-       [&](const json& v, const std::string& k) { read_int(v, k, out.negative_points); }},
-      {"negative_margin_px",
-       [&](const json& v, const std::string& k) { read_int(v, k, out.negative_margin_px); }},
-      {"multimask", [&](const json& v, const std::string& k) { read_bool(v, k, out.multimask); }},
-      {"seed",
-       [&](const json& v, const std::string& k) {
-         if (!v.is_number_integer() || v.get<int64_t>() < 0)
-           bad(k, "must be a non-negative integer, got " + v.dump());
-         out.seed = v.get<uint64_t>();
-       }},
-      {"checkpoint_every",
-       [&](const json& v, const std::string& k) { read_int(v, k, out.checkpoint_every); }},
-      {"log_every", [&](const json& v, const std::string& k) { read_int(v, k, out.log_every); }},
-      {"device",
-       [&](const json& v, const std::string& k) {
-         if (!v.is_string()) bad(k, "must be a string (auto | cpu | cuda | cuda:N)");
-         out.device = v.get<std::string>();
-       }},
-      {"window", [&](const json& v, const std::string&) { read_window(v, out.window); }},
-      {"min_tumour_pixels",
-       [&](const json& v, const std::string& k) { read_int(v, k, out.min_tumour_pixels); }},
-      {"max_slices_per_case",
-       [&](const json& v, const std::string& k) { read_int(v, k, out.max_slices_per_case); }},
-  };
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    const auto reader = readers.find(it.key());
-    if (reader == readers.end()) bad(it.key(), "is not a known key");
-    reader->second(*it, it.key());
+  auto read = [&](const char* key, auto& field) { config::read_if_present(j, key, field, where); };
+  read("steps", out.steps);
+  read("lr", out.lr);
+  read("weight_decay", out.weight_decay);
+  read("batch_slices", out.batch_slices);
+  read("prompts_per_slice", out.prompts_per_slice);
+  read("freeze_image_encoder", out.freeze_image_encoder);
+  read("dice_weight", out.dice_weight);
+  read("bce_weight", out.bce_weight);
+  read("focal_weight", out.focal_weight);
+  read("iou_weight", out.iou_weight);
+  read("box_jitter_px", out.box_jitter_px);
+  read("box_jitter_fraction", out.box_jitter_fraction);
+  read("use_box", out.use_box);
+  read("positive_points", out.positive_points);
+  read("negative_points", out.negative_points);
+  read("negative_margin_px", out.negative_margin_px);
+  read("multimask", out.multimask);
+  read("seed", out.seed);
+  read("checkpoint_every", out.checkpoint_every);
+  read("log_every", out.log_every);
+  read("device", out.device);
+  read("min_tumour_pixels", out.min_tumour_pixels);
+  read("max_slices_per_case", out.max_slices_per_case);
+  if (j.contains("window")) {
+    const json& w = j.at("window");
+    const std::string here = where + ".window";
+    config::reject_unknown_keys(w, kWindowKeys, here);
+    config::read_if_present(w, "level", out.window.level, here);
+    config::read_if_present(w, "width", out.window.width, here);
   }
   validate(out);
   p = out;

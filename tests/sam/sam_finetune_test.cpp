@@ -353,11 +353,13 @@ TEST(SamFinetuneParamsJson, RoundTripsAndRefusesUnknownKeysAndBadValues) {
       EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
     }
   };
-  refuse({{"stepz", 5}}, "'stepz' is not a known key");
-  refuse({{"steps", "many"}}, "'steps' must be an integer");
+  refuse({{"stepz", 5}}, "unknown key 'stepz'");
+  refuse({{"steps", "many"}}, "steps has the wrong type");
+  refuse({{"steps", 2.5}}, "steps has the wrong type");
+  refuse({{"seed", -1}}, "seed has the wrong type");
   refuse({{"steps", 0}}, "'steps' must be >= 1");
   refuse({{"lr", -1.0}}, "'lr'");
-  refuse({{"window", {{"levle", 3}}}}, "window.levle");
+  refuse({{"window", {{"levle", 3}}}}, "window: unknown key 'levle'");
   refuse({{"use_box", false}}, "positive point");
 }
 

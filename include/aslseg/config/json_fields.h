@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace aslseg::config {
@@ -19,16 +20,48 @@ void reject_unknown_keys(const nlohmann::json& j, const std::vector<std::string>
 [[noreturn]] void throw_wrong_type(const std::string& where, const std::string& key,
                                    const nlohmann::json& value);
 
-// Reads j[key] into `field` when present. A boolean for a number field is refused (nlohmann
-// would silently turn it into 0/1), as is any value nlohmann cannot convert.
+namespace detail {
+
+template <typename T>
+struct is_vector : std::false_type {};
+template <typename U, typename A>
+struct is_vector<std::vector<U, A>> : std::true_type {};
+
+// Whether `v` has the JSON type of T exactly: nlohmann would turn 2.5 into 2, true into 1 and
+// -1 into a huge unsigned without a word.
+template <typename T>
+bool has_type_of(const nlohmann::json& v) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return v.is_boolean();
+  } else if constexpr (std::is_integral_v<T> && std::is_unsigned_v<T>) {
+    return v.is_number_unsigned() || (v.is_number_integer() && v.get<int64_t>() >= 0);
+  } else if constexpr (std::is_integral_v<T>) {
+    return v.is_number_integer();
+  } else if constexpr (std::is_floating_point_v<T>) {
+    return v.is_number();
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    return v.is_string();
+  } else if constexpr (is_vector<T>::value) {
+    if (!v.is_array()) return false;
+    for (const auto& e : v)
+      if (!has_type_of<typename T::value_type>(e)) return false;
+    return true;
+  } else {
+    return true;  // a type with its own from_json checks itself
+  }
+}
+
+}  // namespace detail
+
+// Reads j[key] into `field` when present. The JSON type must be the field's exactly (an
+// integer for an integer field, non-negative for an unsigned one, a boolean for a bool, every
+// element of an array), else throw_wrong_type.
 template <typename T>
 void read_if_present(const nlohmann::json& j, const std::string& key, T& field,
                      const std::string& where) {
   if (!j.contains(key)) return;
   const nlohmann::json& v = j.at(key);
-  if constexpr (std::is_arithmetic_v<T> && !std::is_same_v<T, bool>) {
-    if (!v.is_number()) throw_wrong_type(where, key, v);
-  }
+  if (!detail::has_type_of<T>(v)) throw_wrong_type(where, key, v);
   try {
     v.get_to(field);
   } catch (const nlohmann::json::exception&) {

@@ -24,9 +24,11 @@ struct StageLabels {
   std::optional<double> uncertainty;
 };
 
-// PL1's liver (label >= 1 becomes 1) with `tumour`'s label-2 voxels as tumour, then the
-// post-processing of `aslseg infer` (largest liver component, tumour only where it touches the
-// liver), so every stage's output is cleaned the same way. Grids must match
+// The label map of a later stage: PL1's organ (label >= 1) with `tumour`'s label-2 voxels
+// inside it as tumour and the rest of it liver; tumour outside PL1's organ is dropped (liver
+// tumours lie in the liver, and the liver is SS's), so every stage has the same liver-class
+// mask and the per-stage metrics differ in the tumour only. Then the post-processing of
+// `aslseg infer` (tumour only where it touches liver). Grids must match
 // (std::invalid_argument).
 LabelMap with_tumour(const LabelMap& pl1, const LabelMap& tumour);
 
