@@ -23,6 +23,7 @@
 #include "aslseg/models/sam_config.h"
 #include "aslseg/synth/phantom.h"
 #include "common/test_util.h"
+#include "common/visible_lesions.h"
 
 namespace aslseg::loop {
 namespace {
@@ -51,19 +52,7 @@ constexpr double kMinDiceGain = 0.15;
 
 // 48x48 slices at 6 mm, large hypodense lesions (visible to a small net after a short run).
 synth::PhantomParams phantom_params() {
-  synth::PhantomParams p;
-  p.size = {kSide, kSide, 12};
-  p.spacing = {6.0, 6.0, 8.0};
-  p.tumours_min = 1;
-  p.tumours_max = 3;
-  p.no_tumour_probability = 0.0;
-  p.tumour_radius_min_mm = 20.0;
-  p.tumour_radius_max_mm = 40.0;
-  p.isodense_probability = 0.0;
-  p.hyperdense_probability = 0.0;
-  p.noise_sigma_min = 5.0;
-  p.noise_sigma_max = 10.0;
-  return p;
+  return testing::visible_lesion_params({kSide, kSide, 12}, {6.0, 6.0, 8.0}, 1, 3);
 }
 
 // Training cases written to a temporary folder (train_adaptation_net reads files); held-out

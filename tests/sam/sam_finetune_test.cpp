@@ -23,6 +23,7 @@
 #include "aslseg/sam/sam_predictor.h"
 #include "aslseg/synth/phantom.h"
 #include "common/test_util.h"
+#include "common/visible_lesions.h"
 
 namespace aslseg::sam {
 namespace {
@@ -59,19 +60,7 @@ models::Sam random_tiny(uint64_t seed) {
 // random image encoder), low noise. Many cases with few slices each: with few cases a random
 // SAM memorises where each case's lesions are instead of learning to follow the box.
 synth::PhantomParams phantom_params() {
-  synth::PhantomParams p;
-  p.size = {64, 64, 14};
-  p.spacing = {5.0, 5.0, 8.0};
-  p.tumours_min = 2;
-  p.tumours_max = 3;
-  p.no_tumour_probability = 0.0;
-  p.tumour_radius_min_mm = 20.0;
-  p.tumour_radius_max_mm = 40.0;
-  p.isodense_probability = 0.0;
-  p.hyperdense_probability = 0.0;
-  p.noise_sigma_min = 5.0;
-  p.noise_sigma_max = 10.0;
-  return p;
+  return testing::visible_lesion_params({64, 64, 14}, {5.0, 5.0, 8.0}, 2, 3);
 }
 
 struct PhantomSlices {
