@@ -10,6 +10,7 @@
 #     ./scripts/loop_results.sh --set optim.steps=1000
 #
 # Extra arguments are passed to both `aslseg train` runs (--set overrides).
+# ASLSEG_LOOP_TABLE_ONLY=1 prints the table of the runs already in OUT.
 # Environment: ASLSEG_BIN (binary, default build/aslseg), ASLSEG_LOOP_DIR (default
 # out/loop_results), ASLSEG_LOOP_CONFIG (default configs/demo.json), ASLSEG_LOOP_CASES
 # (default 12), ASLSEG_LOOP_SIZE (default 96,96,32), ASLSEG_LOOP_SPACING (default 3.5,3.5,5),
@@ -24,6 +25,9 @@ SIZE="${ASLSEG_LOOP_SIZE:-96,96,32}"
 SPACING="${ASLSEG_LOOP_SPACING:-3.5,3.5,5}"
 SYNTH_ARGS="${ASLSEG_LOOP_SYNTH_ARGS:-}"  # e.g. "--tumours 0,3 --tumour-radius 10,30"
 
+if [ -n "${ASLSEG_LOOP_TABLE_ONLY:-}" ]; then  # only print the table of an earlier run in OUT
+  loop_s="?"; sup_s="?"
+else
 rm -rf "$OUT"
 mkdir -p "$OUT"
 cp "$SOURCE_BIN" "$OUT/aslseg"  # one binary for both runs, whatever happens to the build
@@ -37,29 +41,43 @@ start=$(date +%s)
 $BIN train --config "$CONFIG" --data "$OUT/data" --split "$OUT/loop/split.json" --out "$OUT/supervised" \
   "$@" --set ssl.paradigm=supervised --set loop.rounds=0 >"$OUT/supervised.log" 2>&1
 sup_s=$(( $(date +%s) - start ))
+fi
 
 python3 - "$OUT" "$CONFIG" "$CASES" "$SIZE" "$loop_s" "$sup_s" "$*" "$SYNTH_ARGS" <<'PY' | tee "$OUT/results.md"
-import json, sys
+import json, sys, statistics
 out, config, cases, size, loop_s, sup_s, extra, synth = sys.argv[1:9]
 loop = json.load(open(f"{out}/loop/summary.json"))
-sup = json.load(open(f"{out}/supervised/summary.json"))["test"]
 split = json.load(open(f"{out}/loop/split.json"))
-def m(t, cls, metric, sd=False):
-    v = t.get(cls, {}).get(metric, {})
-    if v.get("mean") is None: return "n/a"
-    return f"{v['mean']:.3f} ± {v['sd']:.3f}" if sd else f"{v['mean']:.2f}"
-def row(name, t, note=""):
-    print(f"| {name} | {m(t,'tumour','dice',True)} | {m(t,'tumour','hd95')} | {m(t,'tumour','asd')} | {m(t,'liver','dice',True)} | {note} |")
-print(f"{cases} phantoms of {size} {synth} ({len(split['labelled'])} labelled, {len(split['unlabelled'])} unlabelled, "
-      f"{len(split['test'])} test), `{config}` {extra}; loop {loop_s} s, supervised {sup_s} s\n")
-print("| model | tumour Dice | tumour HD95 (mm) | tumour ASD (mm) | liver Dice | |")
-print("|---|---|---|---|---|---|")
-row("supervised (labelled only)", sup)
+def stats(path):
+    """Tumour Dice over the test cases with tumour, and tumour-free cases kept tumour-free."""
+    cases = json.load(open(path))["cases"]
+    with_t = [c["classes"]["tumour"] for c in cases if c["classes"]["tumour"]["gt_voxels"] > 0]
+    free = [c["classes"]["tumour"] for c in cases if c["classes"]["tumour"]["gt_voxels"] == 0]
+    d = [t["dice"] for t in with_t]
+    def mean(key):
+        v = [t[key] for t in with_t if t[key] is not None]
+        return f"{statistics.mean(v):.1f}" if v else "n/a"
+    dice = f"{statistics.mean(d):.3f} ± {statistics.pstdev(d):.3f}" if d else "n/a"
+    right = sum(1 for t in free if t["pred_voxels"] == 0)
+    liver = [c["classes"]["liver"]["dice"] for c in cases]
+    return (f"{dice} | {mean('hd95')} | {mean('asd')} | {right} of {len(free)} | "
+            f"{statistics.mean(liver):.3f}")
+def row(name, path, note=""):
+    print(f"| {name} | {stats(path)} | {note} |")
+print(f"{cases} phantoms of {size} {synth}({len(split['labelled'])} labelled, "
+      f"{len(split['unlabelled'])} unlabelled, {len(split['test'])} test), `{config}` {extra}; "
+      f"loop {loop_s} s, supervised {sup_s} s\n")
+print("| model | tumour Dice (test cases with tumour) | tumour HD95 (mm) | tumour ASD (mm) | "
+      "tumour-free cases left empty | liver Dice | |")
+print("|---|---|---|---|---|---|---|")
+row("supervised (labelled only)", f"{out}/supervised/ss/test_metrics.json")
 for r in loop["rounds"]:
-    k, t = r["round"], r["test"]
-    row("SSL only (SS of round 1)" if k == 1 else f"round {k}: SS", t.get("ss", {}),
+    k = r["round"]
+    base = f"{out}/loop/round_{k}/test"
+    row("SSL only (SS of round 1)" if k == 1 else f"round {k}: SS", f"{base}/ss/test_metrics.json",
         f"D_l = {r['ss']['labelled']}")
-    row(f"round {k}: SS → SAM", t.get("ss_sam", {}))
-    row(f"round {k}: SS → SAM → AN", t.get("ss_sam_an", {}), f"selected {r['selected']} of {r['pool']}")
+    row(f"round {k}: SS → SAM", f"{base}/ss_sam/test_metrics.json")
+    row(f"round {k}: SS → SAM → AN", f"{base}/ss_sam_an/test_metrics.json",
+        f"selected {r['selected']} of {r['pool']}")
 if loop.get("stopped_early"): print(f"\nstopped early: {loop['stopped_early']}")
 PY
