@@ -22,7 +22,8 @@ s = json.load(open(sys.argv[1]))
 def cell(t, cls, m):
     v = t.get(cls, {}).get(m, {}).get("mean")
     return "n/a" if v is None else f"{v:.3f}"
-print("test split, mean over cases (liver from SS at every stage):")
+print("test split, mean over all test cases (a tumour-free case left tumour-free has tumour Dice 1;")
+print("HD95/ASD only where both masks are non-empty; the liver is SS's at every stage):")
 print(f"{'round':>5}  {'stage':<10} {'liver Dice':>10} {'tumour Dice':>11} {'HD95 mm':>8} {'ASD mm':>7}  selected")
 for r in s["rounds"]:
     for stage in ("ss", "ss_sam", "ss_sam_an"):
