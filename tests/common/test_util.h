@@ -7,9 +7,11 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace aslseg::testing {
 
@@ -41,6 +43,15 @@ inline int run_cli(const std::string& args, const std::filesystem::path& log = {
   const std::string cmd = std::string(ASLSEG_BINARY) + " " + args + " >" + sink + " 2>&1";
   const int status = std::system(cmd.c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// One JSON value per line (metrics.jsonl and the other JSON-lines logs).
+inline std::vector<nlohmann::json> read_json_lines(const std::filesystem::path& p) {
+  std::vector<nlohmann::json> lines;
+  std::ifstream in(p);
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(nlohmann::json::parse(line));
+  return lines;
 }
 
 inline std::string read_text(const std::filesystem::path& p) {

@@ -109,14 +109,6 @@ AdaptationTrainParams fast_params(int64_t steps) {
   return p;
 }
 
-std::vector<json> read_log(const fs::path& path) {
-  std::vector<json> lines;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) lines.push_back(json::parse(line));
-  return lines;
-}
-
 // Mean tumour Dice over the held-out cases of PL1 (corrupted ground truth), PL2 (SAM prompted
 // by PL1) and PL3 (AN from the checkpoint).
 struct HeldOutDice {
@@ -159,7 +151,7 @@ TEST(AdaptationNet, TrainingLowersLossAndBeatsItsPl2Input) {
       << "PL1 " << trained.pl1 << ", PL2 " << trained.pl2 << ", PL3 " << trained.pl3;
   EXPECT_GT(trained.pl3, untrained.pl3 + kMinDiceGain) << "untrained PL3 " << untrained.pl3;
 
-  const auto lines = read_log(run / kAdaptationLogName);
+  const auto lines = testing::read_json_lines(run / kAdaptationLogName);
   ASSERT_EQ(lines.size(), static_cast<size_t>(kTrainSteps / params.log_every));
   for (const char* key : {"step", "loss", "dice", "ce", "lr", "seconds"})
     EXPECT_TRUE(lines.back().contains(key)) << key;
@@ -196,7 +188,8 @@ TEST(AdaptationNet, DeterministicForASeedAndRefusesBadInput) {
   const auto rc = train_adaptation_net(d.train, sam, sam_stage_params(), p, c.path());
   auto losses = [](const fs::path& dir) {
     std::vector<double> out;
-    for (const json& l : read_log(dir / kAdaptationLogName)) out.push_back(l.at("loss"));
+    for (const json& l : testing::read_json_lines(dir / kAdaptationLogName))
+      out.push_back(l.at("loss"));
     return out;
   };
   EXPECT_EQ(losses(a.path()), losses(b.path()));

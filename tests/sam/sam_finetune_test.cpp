@@ -131,14 +131,6 @@ SamFinetuneParams fast_params() {
   return p;
 }
 
-std::vector<json> read_log(const fs::path& path) {
-  std::vector<json> lines;
-  std::ifstream in(path);
-  std::string line;
-  while (std::getline(in, line)) lines.push_back(json::parse(line));
-  return lines;
-}
-
 // One fine-tuning run and what it must have done. A single test (ctest runs every test in its
 // own process, so a shared fixture would fine-tune once per test); each aspect is checked by
 // its own function below.
@@ -166,7 +158,7 @@ void check_dice_rises(const FinetuneRun& r) {
 void check_loss_falls_and_is_logged(const FinetuneRun& r) {
   SCOPED_TRACE("loss and log");
   EXPECT_LT(r.result.last_loss, 0.75 * r.result.first_loss);
-  const auto lines = read_log(r.dir.path() / kFinetuneLogName);
+  const auto lines = testing::read_json_lines(r.dir.path() / kFinetuneLogName);
   std::vector<json> loss_lines;
   for (const auto& l : lines)
     if (l.contains("loss")) loss_lines.push_back(l);
