@@ -17,9 +17,10 @@
 //                         peak RSS during each stage (VmHWM reset through /proc/self/clear_refs
 //                         at its start; left out where Linux refuses the reset)
 //   rss_after_predict_MiB RSS once the prediction is made and the windowed volume dropped
-// ASLSEG_BENCH_INFER_DIR=DIR keeps the volume and checkpoint in DIR (each reused when present), e.g.
-// to time the real command on the same files:
-//   /usr/bin/time -v build/aslseg infer --model DIR/checkpoint.pt --input DIR/ct.nii.gz --output OUT
+// ASLSEG_BENCH_INFER_DIR=DIR keeps the volume and checkpoint in DIR (each reused when present),
+// e.g. to time the real command on the same files:
+//   /usr/bin/time -v build/aslseg infer --model DIR/checkpoint.pt --input DIR/ct.nii.gz --output
+//   OUT
 #include <benchmark/benchmark.h>
 #include <spdlog/spdlog.h>
 #include <sys/wait.h>
@@ -53,21 +54,7 @@ using nlohmann::json;
 constexpr uint64_t kSynthSeed = 3;
 constexpr uint64_t kModelSeed = 0;
 
-fs::path config_path() {
-  if (const char* s = std::getenv("ASLSEG_BENCH_CONFIG")) return s;
-  const fs::path next_to_source = fs::path(__FILE__).parent_path().parent_path() / "configs/ssl.json";
-  if (fs::exists(next_to_source)) return next_to_source;
-  return "configs/ssl.json";
-}
-
-double vm_status_mib(const char* key) {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  const std::string k = std::string(key) + ":";
-  while (std::getline(f, line))
-    if (line.rfind(k, 0) == 0) return std::stod(line.substr(k.size())) / 1024.0;  // kB
-  return -1.0;
-}
+using aslseg::bench::vm_status_mib;
 
 // Per-stage peaks: Linux resets a process's VmHWM (and with it getrusage's ru_maxrss) when
 // "5" is written to /proc/self/clear_refs. Every reading taken before a reset is kept in
@@ -117,13 +104,14 @@ void make_volume(const fs::path& dir) {
 }
 
 void make_checkpoint(const fs::path& dir) {
-  const aslseg::config::TrainConfig cfg = aslseg::config::config_from_json(
-      aslseg::config::resolve_config_json(config_path(), {"ssl.paradigm=mean_teacher"}));
+  const aslseg::config::TrainConfig cfg =
+      aslseg::config::config_from_json(aslseg::config::resolve_config_json(
+          aslseg::bench::ssl_config_path(), {"ssl.paradigm=mean_teacher"}));
   const aslseg::ssl::TrainParams& p = cfg.train;
   auto paradigm = aslseg::ssl::make_paradigm(p.ssl, p.spec.unet, torch::kCPU, kModelSeed);
-  torch::optim::AdamW optimizer(paradigm->trainable_parameters(),
-                                torch::optim::AdamWOptions(p.optim.lr)
-                                    .weight_decay(p.optim.weight_decay));
+  torch::optim::AdamW optimizer(
+      paradigm->trainable_parameters(),
+      torch::optim::AdamWOptions(p.optim.lr).weight_decay(p.optim.weight_decay));
   std::string inference_module;
   const aslseg::models::UNet net = paradigm->inference_net();
   for (const auto& [name, module] : paradigm->modules())

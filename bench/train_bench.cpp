@@ -56,28 +56,15 @@ int64_t measured_steps() {
   return kDefaultMeasuredSteps;
 }
 
-fs::path config_path() {
-  if (const char* s = std::getenv("ASLSEG_BENCH_CONFIG")) return s;
-  const fs::path next_to_source = fs::path(__FILE__).parent_path().parent_path() / "configs/ssl.json";
-  if (fs::exists(next_to_source)) return next_to_source;
-  return "configs/ssl.json";
-}
-
-double vm_status_mib(const char* key) {
-  std::ifstream f("/proc/self/status");
-  std::string line;
-  const std::string k = std::string(key) + ":";
-  while (std::getline(f, line))
-    if (line.rfind(k, 0) == 0) return std::stod(line.substr(k.size())) / 1024.0;  // kB
-  return -1.0;
-}
+using aslseg::bench::vm_status_mib;
 
 // Peak RSS of one benchmark: Linux resets a process's VmHWM (and with it getrusage's
 // ru_maxrss) when "5" is written to /proc/self/clear_refs. The peak seen before each reset is
 // kept, so the whole-process peak is still reported.
 double g_process_peak = 0.0;
 bool reset_peak_rss() {
-  g_process_peak = std::max({g_process_peak, vm_status_mib("VmHWM"), aslseg::bench::peak_rss_mib()});
+  g_process_peak =
+      std::max({g_process_peak, vm_status_mib("VmHWM"), aslseg::bench::peak_rss_mib()});
   std::ofstream f("/proc/self/clear_refs");
   f << "5";
   f.flush();
@@ -141,8 +128,9 @@ void BM_Train(benchmark::State& state, const char* paradigm) {
   const int64_t steps = kWarmupSteps + measured;
   const aslseg::config::TrainConfig cfg =
       aslseg::config::config_from_json(aslseg::config::resolve_config_json(
-          config_path(), {std::string("ssl.paradigm=") + paradigm,
-                          "optim.steps=" + std::to_string(steps), "optim.log_every=1"}));
+          aslseg::bench::ssl_config_path(),
+          {std::string("ssl.paradigm=") + paradigm, "optim.steps=" + std::to_string(steps),
+           "optim.log_every=1"}));
   const aslseg::ssl::TrainParams& p = cfg.train;
   const bool uses_unlabelled = std::string(paradigm) != "supervised";
   const int64_t slices_per_step =
@@ -155,7 +143,8 @@ void BM_Train(benchmark::State& state, const char* paradigm) {
     const fs::path out = set.dir / (std::string("run-") + paradigm + "-" + std::to_string(run++));
     const auto t0 = std::chrono::steady_clock::now();
     const auto result = aslseg::ssl::train_segmenter(p, set.training, {}, out);
-    const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const double wall =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (!result.finished) {
       state.SkipWithError("training did not finish");
       break;
@@ -188,11 +177,17 @@ void BM_Train(benchmark::State& state, const char* paradigm) {
 }
 
 BENCHMARK_CAPTURE(BM_Train, supervised, "supervised")
-    ->Unit(benchmark::kSecond)->UseManualTime()->Iterations(1);
+    ->Unit(benchmark::kSecond)
+    ->UseManualTime()
+    ->Iterations(1);
 BENCHMARK_CAPTURE(BM_Train, mean_teacher, "mean_teacher")
-    ->Unit(benchmark::kSecond)->UseManualTime()->Iterations(1);
+    ->Unit(benchmark::kSecond)
+    ->UseManualTime()
+    ->Iterations(1);
 BENCHMARK_CAPTURE(BM_Train, ua_mt, "ua_mt")
-    ->Unit(benchmark::kSecond)->UseManualTime()->Iterations(1);
+    ->Unit(benchmark::kSecond)
+    ->UseManualTime()
+    ->Iterations(1);
 BENCHMARK_CAPTURE(BM_Train, cps, "cps")->Unit(benchmark::kSecond)->UseManualTime()->Iterations(1);
 
 }  // namespace
