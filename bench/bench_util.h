@@ -32,7 +32,7 @@ inline double vm_status_mib(const char* key) {
 inline std::filesystem::path ssl_config_path() {
   if (const char* s = std::getenv("ASLSEG_BENCH_CONFIG")) return s;
   const std::filesystem::path next_to_source =
-      std::filesystem::path(__FILE__).parent_path().parent_path() / "configs/ssl.json";
+      std::filesystem::path(ASLSEG_SOURCE_DIR) / "configs/ssl.json";
   if (std::filesystem::exists(next_to_source)) return next_to_source;
   return "configs/ssl.json";
 }

@@ -252,5 +252,3 @@ void BM_InferCase(benchmark::State& state) {
 BENCHMARK(BM_InferCase)->Unit(benchmark::kSecond)->UseRealTime()->Iterations(1);
 
 }  // namespace
-
-BENCHMARK_MAIN();

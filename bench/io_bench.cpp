@@ -79,4 +79,3 @@ BENCHMARK_CAPTURE(BM_Read, mha, ".mha")->Unit(benchmark::kMillisecond)->UseRealT
 
 }  // namespace
 
-BENCHMARK_MAIN();

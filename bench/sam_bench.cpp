@@ -31,7 +31,7 @@ constexpr int kVitBEncoderIterations = 2;
 constexpr int kVitBDecoderIterations = 5;
 
 fs::path config_path(const std::string& name) {
-  const fs::path next_to_source = fs::path(__FILE__).parent_path().parent_path() / "configs/sam";
+  const fs::path next_to_source = fs::path(ASLSEG_SOURCE_DIR) / "configs/sam";
   return (fs::exists(next_to_source) ? next_to_source : fs::path("configs/sam")) / (name + ".json");
 }
 
@@ -110,5 +110,3 @@ BENCHMARK(BM_SamDecoderVitB)
     ->UseRealTime();
 
 }  // namespace
-
-BENCHMARK_MAIN();

@@ -191,5 +191,3 @@ BENCHMARK_CAPTURE(BM_Train, ua_mt, "ua_mt")
 BENCHMARK_CAPTURE(BM_Train, cps, "cps")->Unit(benchmark::kSecond)->UseManualTime()->Iterations(1);
 
 }  // namespace
-
-BENCHMARK_MAIN();

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <CLI/CLI.hpp>
 
+#include "aslseg/core/runtime.h"
 #include "aslseg/io/error.h"
 
 namespace aslseg::cli {
@@ -41,6 +42,8 @@ void add_log_file(const std::filesystem::path& path) {
 }
 
 int run(int argc, char** argv) {
+  // Before anything allocates a tensor (core/runtime.h).
+  const bool kept_memory = core::keep_freed_memory();
   CLI::App app{
       "aslseg: semi-supervised liver-tumour segmentation on CT (ASLseg: Adapting SAM in the "
       "Loop).\nA segmentation net proposes pseudo-labels, SAM refines them from prompts, an "
@@ -52,8 +55,13 @@ int run(int argc, char** argv) {
   app.set_version_flag("--version", std::string("aslseg ") + ASLSEG_VERSION);
   int verbosity = 0;
   bool quiet = false;
+  int threads = 0;
   app.add_flag("-v,--verbose", verbosity, "More log detail (-vv for trace)");
   app.add_flag("-q,--quiet", quiet, "Only warnings and errors");
+  app.add_option("--threads", threads,
+                 "CPU threads for LibTorch in every command (default 0: the CPUs this process may "
+                 "use, or $OMP_NUM_THREADS when set)")
+      ->check(CLI::NonNegativeNumber);
   app.footer(
       "Run 'aslseg <command> --help' for a command's options.\n"
       "Exit codes: 0 success, 2 bad usage or input (or some cases of a batch failed), 1 "
@@ -69,7 +77,13 @@ int run(int argc, char** argv) {
   register_sam(app, ctx);
 
   // Logging must be configured before any command callback runs.
-  app.parse_complete_callback([&] { setup_console_logger(verbosity, quiet); });
+  app.parse_complete_callback([&] {
+    setup_console_logger(verbosity, quiet);
+    const core::ThreadSettings t = core::apply_threads(threads);
+    spdlog::debug(
+        "CPU: {} intra-op thread(s) (from {}), {} inter-op; malloc keeps freed memory: {}",
+        t.intra_op, t.source, t.inter_op, kept_memory ? "yes" : "no");
+  });
 
   try {
     app.parse(argc, argv);

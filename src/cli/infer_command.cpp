@@ -257,7 +257,9 @@ void register_infer(CLI::App& app, CommandContext& ctx) {
                 "Keep tumour voxels that touch no liver (default: they become background)");
   cmd->add_flag("--save-probabilities", opt->save_probabilities,
                 "Also write OUTPUT/<stem>_tumour_prob.nii.gz (float32, before post-processing)");
-  cmd->add_flag("--bf16", opt->bf16, "bf16 forward pass on CUDA (ignored on CPU)");
+  cmd->add_flag("--bf16,!--no-bf16", opt->bf16,
+                "bf16 forward pass where it is native: CUDA, CPUs with AVX512-BF16 or AMX (float32 "
+                "elsewhere); --no-bf16 forces float32 (default: --no-bf16)");
   cmd->add_option("--threads", opt->threads, "CPU threads for LibTorch (0: automatic)")
       ->capture_default_str();
   cmd->callback([opt, &ctx] { run_infer(*opt, ctx); });

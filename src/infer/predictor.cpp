@@ -9,6 +9,7 @@
 #include <string>
 
 #include "aslseg/checkpoint/checkpoint.h"
+#include "aslseg/core/runtime.h"
 #include "aslseg/io/error.h"
 #include "aslseg/preprocess/connected_components.h"
 #include "aslseg/preprocess/intensity.h"
@@ -122,9 +123,10 @@ Prediction Predictor::predict(const WindowedVolume& input, const PredictParams& 
     throw std::invalid_argument(
         "predict: Monte-Carlo dropout needs a net trained with dropout > 0 (model.dropout)");
 
-  const bool bf16 = params.bf16 && device_.is_cuda();
+  // bf16 where it is native: CUDA, or a CPU with AVX512-BF16 / AMX (core/runtime.h).
+  const bool bf16 = params.bf16 && (device_.is_cuda() || core::cpu_has_native_bf16());
   if (params.bf16 && !bf16)
-    spdlog::debug("bf16 asked for on {}: ignored (CUDA only)", device_.str());
+    spdlog::debug("bf16 asked for on {}: ignored (this CPU has no native bf16)", device_.str());
   const torch::Dtype dtype = bf16 ? torch::kBFloat16 : torch::kFloat;
   if (dtype != net_dtype_) {
     net_->to(dtype);

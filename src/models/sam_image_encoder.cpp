@@ -1,5 +1,6 @@
 #include "aslseg/models/sam_image_encoder.h"
 
+#include "aslseg/models/memory_format.h"
 #include "aslseg/models/sam_layer_norm_2d.h"
 
 namespace aslseg::models {
@@ -35,6 +36,9 @@ SamImageEncoderImpl::SamImageEncoderImpl(const SamConfig& c) : img_size_(c.image
                                 .padding(kNeckPadding)
                                 .bias(false)),
           SamLayerNorm2d(c.out_chans)));
+  // The neck's input, the permuted [B, H, W, C] token grid, is NHWC in memory already; NHWC
+  // filters keep oneDNN from reordering either (models/memory_format.h).
+  to_memory_format(*neck_, c10::MemoryFormat::ChannelsLast);
 }
 
 torch::Tensor SamImageEncoderImpl::forward(const torch::Tensor& x) {

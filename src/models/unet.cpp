@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "aslseg/config/json_fields.h"
+#include "aslseg/models/memory_format.h"
 
 namespace aslseg::models {
 
@@ -138,6 +139,9 @@ UNetImpl::UNetImpl(const UNetOptions& options) : options_(options) {
   }
   head_ = register_module("head", torch::nn::Conv2d(torch::nn::Conv2dOptions(
                                       options_.base_width, options_.num_classes, 1)));
+  // NHWC from the start (models/memory_format.h). Checkpoints are written contiguous, so files
+  // do not depend on the layout.
+  to_memory_format(*this, c10::MemoryFormat::ChannelsLast);
 }
 
 torch::Tensor UNetImpl::forward(const torch::Tensor& x, bool mc_dropout) {
@@ -155,7 +159,10 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& x, bool mc_dropout) {
   };
 
   std::vector<torch::Tensor> skips;
-  torch::Tensor h = x;
+  // Activations take the filters' layout (NHWC unless a caller converted the net), and it
+  // propagates through every layer from the input.
+  torch::Tensor h =
+      x.contiguous(filter_format(*encoders_[0]->named_parameters().find("conv1.weight")));
   for (size_t level = 0; level < encoders_->size(); ++level) {
     if (level > 0) h = torch::max_pool2d(h, kPoolKernel);
     h = encoders_[level]->as<ConvBlock>()->forward(h);
@@ -163,7 +170,7 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& x, bool mc_dropout) {
   }
   skips.pop_back();  // the bottleneck is not a skip connection
   for (size_t i = 0; i < decoders_->size(); ++i) {
-    h = upsamplers_[i]->as<torch::nn::ConvTranspose2d>()->forward(dropout(h));
+    h = transposed_conv_2x2(dropout(h), *upsamplers_[i]->as<torch::nn::ConvTranspose2dImpl>());
     h = torch::cat({skips.back(), h}, 1);
     skips.pop_back();
     h = decoders_[i]->as<ConvBlock>()->forward(h);

@@ -1,6 +1,7 @@
 // Drawing batches: which slices (tumour over-sampling), their augmentation, and the
 // prefetching BatchSource. Everything random comes from synth::Rng seeded by
 // (seed, step, sample, stream), never from torch's generator or from thread timing.
+#include <algorithm>
 #include <condition_variable>
 #include <exception>
 #include <limits>
@@ -11,6 +12,7 @@
 #include <thread>
 #include <utility>
 
+#include "aslseg/core/runtime.h"
 #include "aslseg/preprocess/slicing.h"
 #include "aslseg/ssl/slice_data.h"
 #include "aslseg/synth/rng.h"
@@ -309,8 +311,14 @@ BatchSource::BatchSource(const std::vector<PreparedVolume>& volumes, bool labell
   validate_sampling(params);
   // Nothing to overlap for an empty stream; workers = 0 or prefetch = 0 is synchronous.
   if (batch_size == 0 || params.prefetch == 0) return;
-  for (int64_t t = 0; t < params.workers; ++t) {
-    impl_->threads.emplace_back([impl = impl_.get()] { impl->work(); });
+  // More workers than CPUs only adds threads that wait; each runs below the compute threads'
+  // priority so that prefetching never stalls the OpenMP team of the training step.
+  const int64_t workers = std::min<int64_t>(params.workers, core::available_cpus());
+  for (int64_t t = 0; t < workers; ++t) {
+    impl_->threads.emplace_back([impl = impl_.get()] {
+      core::lower_thread_priority();
+      impl->work();
+    });
   }
 }
 

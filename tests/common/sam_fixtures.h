@@ -1,8 +1,7 @@
 // Where the SAM parity fixtures live (DESIGN.md, "Parity with the official SAM"): the folder
 // named by ASLSEG_SAM_FIXTURES when it is set (then a missing folder is a test failure),
 // otherwise the default ../shared/fixtures/sam next to the project (then a missing folder skips
-// the test). ctest passes the default as ASLSEG_SAM_FIXTURES_DEFAULT; a test binary run by hand
-// finds it from this header's own path.
+// the test). The default comes from the source folder the tests were built from.
 //
 //   TEST(Sam, Parity) {
 //     ASLSEG_SAM_FIXTURE_DIR_OR_SKIP(dir);
@@ -31,12 +30,9 @@ inline SamFixtureLookup find_sam_fixtures() {
   if (const char* env = std::getenv("ASLSEG_SAM_FIXTURES"); env && *env) {
     dir = env;
     out.explicit_setting = true;
-  } else if (const char* def = std::getenv("ASLSEG_SAM_FIXTURES_DEFAULT"); def && *def) {
-    dir = def;
   } else {
-    // tests/common/sam_fixtures.h -> <project>/../shared/fixtures/sam
-    dir = fs::path(__FILE__).parent_path().parent_path().parent_path().parent_path() / "shared" /
-          "fixtures" / "sam";
+    // <project>/../shared/fixtures/sam (not from __FILE__: ccache's base_dir makes it relative)
+    dir = fs::path(ASLSEG_SOURCE_DIR).parent_path() / "shared" / "fixtures" / "sam";
   }
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {

@@ -19,7 +19,7 @@ std::filesystem::path data_dir(const char* var, const char* fallback) {
 }
 
 std::filesystem::path test_data() {
-  const auto d = data_dir("ASLSEG_TEST_DATA", "");
+  const auto d = data_dir("ASLSEG_TEST_DATA", ASLSEG_TEST_DATA_DEFAULT);
   if (d.empty() || !std::filesystem::exists(d))
     ADD_FAILURE() << "ASLSEG_TEST_DATA is not set or missing; run scripts/setup.sh";
   return d;

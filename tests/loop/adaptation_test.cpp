@@ -31,7 +31,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-const fs::path kRepoRoot = fs::path(__FILE__).parent_path().parent_path().parent_path();
+const fs::path kRepoRoot = fs::path(ASLSEG_SOURCE_DIR);
 constexpr uint64_t kPhantomSeed = 21;
 constexpr uint64_t kSamSeed = 0;
 constexpr uint64_t kEvalCorruptionSeed = 777;  // held-out PL1: not a training corruption

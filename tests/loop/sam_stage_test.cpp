@@ -24,7 +24,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-const fs::path kRepoRoot = fs::path(__FILE__).parent_path().parent_path().parent_path();
+const fs::path kRepoRoot = fs::path(ASLSEG_SOURCE_DIR);
 constexpr uint64_t kPhantomSeed = 5;
 constexpr uint64_t kSamSeed = 0;
 constexpr preprocess::WindowParams kTestWindow{40.0f, 150.0f};

@@ -30,7 +30,7 @@ namespace {
 namespace F = torch::nn::functional;
 
 const std::filesystem::path kRepoRoot =
-    std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
+    std::filesystem::path(ASLSEG_SOURCE_DIR);
 const std::filesystem::path kConfigDir = kRepoRoot / "configs" / "sam";
 
 // Official parameter counts (sum of numel over model.parameters() of build_sam_vit_*).

@@ -23,7 +23,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-const fs::path kRepoRoot = fs::path(__FILE__).parent_path().parent_path().parent_path();
+const fs::path kRepoRoot = fs::path(ASLSEG_SOURCE_DIR);
 constexpr int64_t kSlice = 5;
 constexpr const char* kBox = "20,18,44,40";
 

@@ -31,7 +31,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-const fs::path kRepoRoot = fs::path(__FILE__).parent_path().parent_path().parent_path();
+const fs::path kRepoRoot = fs::path(ASLSEG_SOURCE_DIR);
 constexpr uint64_t kPhantomSeed = 11;
 constexpr int kTrainCases = 12;
 constexpr int kHeldOutCases = 3;

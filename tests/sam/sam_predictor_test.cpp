@@ -26,7 +26,7 @@ constexpr double kIouTolerance = 1e-5;
 constexpr int64_t kWidth = 96;
 constexpr int64_t kHeight = 72;
 const std::filesystem::path kRepoRoot =
-    std::filesystem::path(__FILE__).parent_path().parent_path().parent_path();
+    std::filesystem::path(ASLSEG_SOURCE_DIR);
 
 // A smooth HU pattern with structure in x and y, so that a transposed slice would differ.
 std::vector<float> hu_slice(int64_t w, int64_t h) {

@@ -1,15 +1,19 @@
-// bf16 autocast for the forward passes of training on CUDA (torch.autocast(device_type="cuda",
-// dtype=torch.bfloat16) in PyTorch terms). Losses are computed in float32 whatever the logits'
-// dtype (losses.h), and backward runs outside the guard, as PyTorch recommends.
+// bf16 autocast for the forward passes of training (torch.autocast(device_type=...,
+// dtype=torch.bfloat16) in PyTorch terms), on CUDA and on CPUs that multiply bf16 natively. Losses
+// are computed in float32 whatever the logits' dtype (losses.h), and backward runs outside the
+// guard, as PyTorch recommends.
 #pragma once
 
 #include <torch/torch.h>
 
 namespace aslseg::ssl {
 
-// Active only when `bf16` is asked for and `device` is CUDA; a no-op on the CPU (LibTorch's
-// CPU autocast is not used: bf16 matmuls on CPUs without AVX512-BF16 are slower than fp32).
-// Restores the previous autocast state on destruction.
+// True on CUDA, and on a CPU with native bf16 (core::cpu_has_native_bf16): elsewhere bf16 is
+// emulated and slower than fp32, so asking for it changes nothing.
+bool bf16_autocast_available(const torch::Device& device);
+
+// Active when `bf16` is asked for and bf16_autocast_available(device). Restores the previous
+// autocast state on destruction.
 class AutocastGuard {
  public:
   AutocastGuard(bool bf16, const torch::Device& device);
@@ -21,6 +25,7 @@ class AutocastGuard {
 
  private:
   bool active_ = false;
+  bool cuda_ = false;
   bool previous_enabled_ = false;
   at::ScalarType previous_dtype_ = at::kHalf;
 };
