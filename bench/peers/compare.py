@@ -76,7 +76,7 @@ def run(cmd, env_extra=None, env_drop=()):
 
 def aslseg_train(build, cfg):
     out, usage = run([os.path.join(build, "bench", "train_bench"),
-                      "--benchmark_filter=BM_Train/supervised$", "--benchmark_format=json"],
+                      "--benchmark_filter=BM_Train/supervised/", "--benchmark_format=json"],
                      {"ASLSEG_BENCH_CONFIG": os.path.join(ROOT, cfg["config"]),
                       "ASLSEG_BENCH_TRAIN_STEPS": str(cfg["aslseg_steps"])},
                      env_drop=("OMP_NUM_THREADS",))
