@@ -23,12 +23,20 @@ PEER = os.path.join(ROOT, "bench", "peers", "unet_peer.py")
 PEER_PYTHON = "/usr/bin/python3"  # Debian's python3-torch
 PEER_MALLOC = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "8589934592"}
 
-SIZES = {  # name -> config file, U-Net size and batch (the peer mirrors the config)
-    "ssl": {"config": "configs/ssl.json", "size": 256, "base": 32, "depth": 5, "batch": 8,
-            "aslseg_steps": 6, "peer_steps": 6},
-    "demo": {"config": "configs/demo.json", "size": 64, "base": 16, "depth": 4, "batch": 4,
-             "aslseg_steps": 150, "peer_steps": 150},
-}
+# name -> config file and measured steps; the U-Net size and batch are read from the config,
+# so the peer runs exactly what aslseg runs.
+RUNS = {"ssl": ("configs/ssl.json", 6), "demo": ("configs/demo.json", 150)}
+
+
+def size_of(config, steps):
+    with open(os.path.join(ROOT, config)) as f:
+        c = json.load(f)
+    return {"config": config, "size": c["preprocess"]["image_size"],
+            "base": c["model"]["base_width"], "depth": c["model"]["depth"],
+            "batch": c["optim"]["batch_labelled"], "steps": steps}
+
+
+SIZES = {name: size_of(*run) for name, run in RUNS.items()}
 
 
 def unet_forward_flop(size, base, depth, in_ch=3, classes=3):
@@ -78,7 +86,7 @@ def aslseg_train(build, cfg):
     out, usage = run([os.path.join(build, "bench", "train_bench"),
                       "--benchmark_filter=BM_Train/supervised/", "--benchmark_format=json"],
                      {"ASLSEG_BENCH_CONFIG": os.path.join(ROOT, cfg["config"]),
-                      "ASLSEG_BENCH_TRAIN_STEPS": str(cfg["aslseg_steps"])},
+                      "ASLSEG_BENCH_TRAIN_STEPS": str(cfg["steps"])},
                      env_drop=("OMP_NUM_THREADS",))
     bench = json.loads(out)["benchmarks"][0]
     return {"slices_per_s": bench["slices_per_s"], "peak_rss_MiB": bench.get("peak_rss_MiB"),
@@ -93,7 +101,7 @@ FP32_VARIANTS = ("nchw", "nhwc")
 def peer_train(cfg, threads, variant):
     cmd = [PEER_PYTHON, PEER, "train", "--size", str(cfg["size"]), "--base", str(cfg["base"]),
            "--depth", str(cfg["depth"]), "--batch", str(cfg["batch"]),
-           "--steps", str(cfg["peer_steps"]), "--threads", str(threads)] + PEER_VARIANTS[variant]
+           "--steps", str(cfg["steps"]), "--threads", str(threads)] + PEER_VARIANTS[variant]
     out, usage = run(cmd, PEER_MALLOC)
     r = json.loads(out.strip().splitlines()[-1])
     r.update({"process_" + k: v for k, v in usage.items()})

@@ -13,6 +13,7 @@
 #include "aslseg/checkpoint/checkpoint.h"
 #include "aslseg/cli/app.h"
 #include "aslseg/cli/progress.h"
+#include "aslseg/core/runtime.h"
 #include "aslseg/infer/inputs.h"
 #include "aslseg/infer/predictor.h"
 #include "aslseg/io/error.h"
@@ -129,7 +130,7 @@ void run_infer(const Options& o, CommandContext& ctx) {
     throw InputError("", "--batch-size must be >= 1, got " + std::to_string(o.batch_size));
   if (o.threads < 0)
     throw InputError("", "--threads must be >= 0 (0: automatic), got " + std::to_string(o.threads));
-  if (o.threads > 0) torch::set_num_threads(o.threads);
+  if (o.threads > 0) core::apply_threads(o.threads);
   const infer::Shard shard = infer::parse_shard(o.shard);
   const torch::Device device = infer::parse_device(o.device);
   const fs::path checkpoint = infer::resolve_checkpoint(o.model);

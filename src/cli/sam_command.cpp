@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "aslseg/cli/app.h"
+#include "aslseg/core/runtime.h"
 #include "aslseg/dataset/dataset.h"
 #include "aslseg/dataset/split.h"
 #include "aslseg/infer/predictor.h"
@@ -115,7 +116,7 @@ preprocess::WindowParams window_of(const PredictOptions& o, const json& meta) {
 }
 
 void run_predict(const PredictOptions& o) {
-  if (o.threads > 0) torch::set_num_threads(o.threads);
+  if (o.threads > 0) core::apply_threads(o.threads);
   const sam::SamPrompts prompts = parse_prompts(o);
   const Image image = io::read_image(o.image);
   const Geometry& g = image.geometry;
@@ -226,7 +227,7 @@ sam::SamFinetuneParams resolve_params(const FinetuneOptions& o, json& resolved) 
 }
 
 void run_finetune(const FinetuneOptions& o) {
-  if (o.threads > 0) torch::set_num_threads(o.threads);
+  if (o.threads > 0) core::apply_threads(o.threads);
   json resolved;
   const sam::SamFinetuneParams params = resolve_params(o, resolved);
   const models::SamConfig config = models::load_sam_config(o.config);

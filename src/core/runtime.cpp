@@ -88,7 +88,6 @@ ThreadSettings choose_threads(int requested) {
     s.intra_op = available_cpus();
     s.source = "CPUs";
   }
-  s.inter_op = 1;
   return s;
 }
 
@@ -107,15 +106,19 @@ ThreadSettings apply_threads(int requested) {
 }
 
 bool cpu_has_native_bf16() {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(cpuinfo, line)) {
-    if (line.rfind("flags", 0) != 0) continue;
-    const std::string flags = line + " ";
-    return flags.find(" avx512_bf16 ") != std::string::npos ||
-           flags.find(" amx_bf16 ") != std::string::npos;
-  }
-  return false;
+  // Read once: the training loop asks at every step.
+  static const bool native = [] {
+    std::ifstream cpuinfo("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(cpuinfo, line)) {
+      if (line.rfind("flags", 0) != 0) continue;
+      const std::string flags = line + " ";
+      return flags.find(" avx512_bf16 ") != std::string::npos ||
+             flags.find(" amx_bf16 ") != std::string::npos;
+    }
+    return false;
+  }();
+  return native;
 }
 
 void lower_thread_priority() {

@@ -63,6 +63,9 @@ class ConvBlockImpl : public torch::nn::Module {
     }
   }
 
+  // The layout (models/memory_format.h) the block's filters are stored in.
+  c10::MemoryFormat filter_layout() const { return filter_format(conv1_->weight); }
+
   torch::Tensor forward(torch::Tensor x) {
     x = conv1_->forward(x);
     if (!norm1_.is_empty()) x = norm1_.forward(x);
@@ -161,8 +164,7 @@ torch::Tensor UNetImpl::forward(const torch::Tensor& x, bool mc_dropout) {
   std::vector<torch::Tensor> skips;
   // Activations take the filters' layout (NHWC unless a caller converted the net), and it
   // propagates through every layer from the input.
-  torch::Tensor h =
-      x.contiguous(filter_format(*encoders_[0]->named_parameters().find("conv1.weight")));
+  torch::Tensor h = x.contiguous(encoders_[0]->as<ConvBlock>()->filter_layout());
   for (size_t level = 0; level < encoders_->size(); ++level) {
     if (level > 0) h = torch::max_pool2d(h, kPoolKernel);
     h = encoders_[level]->as<ConvBlock>()->forward(h);

@@ -24,7 +24,7 @@ bool keep_freed_memory();
 
 struct ThreadSettings {
   int intra_op = 1;    // LibTorch's OpenMP threads
-  int inter_op = 1;    // LibTorch's inter-op pool
+  int inter_op = 1;    // LibTorch's inter-op pool: always 1
   std::string source;  // where intra_op came from: "--threads", "OMP_NUM_THREADS", "CPUs"
 };
 

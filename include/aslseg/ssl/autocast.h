@@ -25,7 +25,7 @@ class AutocastGuard {
 
  private:
   bool active_ = false;
-  bool cuda_ = false;
+  c10::DeviceType device_type_ = c10::DeviceType::CPU;  // CPU or CUDA when active
   bool previous_enabled_ = false;
   at::ScalarType previous_dtype_ = at::kHalf;
 };
