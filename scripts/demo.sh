@@ -31,6 +31,18 @@ for r in s["rounds"]:
         sel = f"{r['selected']} of {r['pool']}" if stage == "ss_sam_an" else ""
         print(f"{r['round']:>5}  {stage:<10} {cell(t,'liver','dice'):>10} {cell(t,'tumour','dice'):>11}"
               f" {cell(t,'tumour','hd95'):>8} {cell(t,'tumour','asd'):>7}  {sel}")
+for name, key in (("SAM", "sam"), ("adaptation net", "an")):
+    if isinstance(s.get(key), dict) and "skipped" in s[key]:
+        print(f"{name} skipped (its stage repeats the one before): {s[key]['skipped']}")
+print()
+print("selection quality (the unlabelled cases' hidden labels; evaluation only, never trained on):")
+for r in s["rounds"]:
+    q = r.get("selection_quality") or {}
+    for group in ("selected", "rejected"):
+        g = q.get(group) or {}
+        m = g.get("mean_pl3_tumour_dice")
+        print(f"  round {r['round']} {group:<8} {g.get('n', 0):>3} volumes, mean tumour Dice of PL3 "
+              + ("n/a" if m is None else f"{m:.3f}"))
 if s.get("stopped_early"):
     print("stopped early:", s["stopped_early"])
 PY

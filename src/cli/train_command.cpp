@@ -97,7 +97,7 @@ json score_test_split(const fs::path& checkpoint, const std::string& device,
 // loop.rounds > 0: the rounds of ASLseg (loop/loop_runner.h).
 void run_rounds(const config::TrainConfig& cfg, const dataset::TrainingSet& training,
                 const dataset::EvaluationSet& evaluation, const fs::path& out) {
-  const loop::LoopResult r = loop::run_loop(cfg.train, cfg.loop, training, evaluation.test, out);
+  const loop::LoopResult r = loop::run_loop(cfg.train, cfg.loop, training, evaluation, out);
   if (!r.finished) return;
   spdlog::info("test split per round and stage (mean over {} cases):\n{}", evaluation.test.size(),
                loop::results_table(r.summary));

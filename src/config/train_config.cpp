@@ -138,6 +138,14 @@ TrainConfig config_from_json(const json& j) {
   require(t.optim.batch_labelled > 0, "optim.batch_labelled must be > 0");
   require(t.optim.lr > 0, "optim.lr must be > 0");
   require(t.optim.checkpoint_every > 0, "optim.checkpoint_every must be > 0");
+  require(t.optim.validate_every > 0,
+          "optim.validate_every must be > 0 (set it to optim.steps to validate at the end only)");
+  require(t.optim.log_every > 0, "optim.log_every must be > 0");
+  require(t.data.patch_size == 0 || (t.data.patch_size <= t.spec.image_size &&
+                                     t.data.patch_size % t.spec.unet.size_multiple() == 0),
+          "data.patch_size must be 0 (whole slices) or a multiple of 2^(model.depth-1) = " +
+              std::to_string(t.spec.unet.size_multiple()) +
+              " no larger than preprocess.image_size");
   require(c.loop.rounds >= 0, "loop.rounds must be >= 0");
   return c;
 }

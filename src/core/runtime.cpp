@@ -1,6 +1,7 @@
 #include "aslseg/core/runtime.h"
 
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
 #include <malloc.h>
 #include <sched.h>
 #include <sys/resource.h>
@@ -23,6 +24,11 @@ constexpr int kTrimThresholdBytes = 1 << 30;
 constexpr int kTopPadBytes = 64 << 20;
 // Nice increment for prefetch threads: below the compute threads, still scheduled when idle.
 constexpr int kBackgroundNice = 10;
+// OpenBLAS threads: Debian's pthread OpenBLAS keeps its workers spinning on sched_yield for a
+// while after every call, and they take the cores from LibTorch's OpenMP team (half the CPU in
+// the kernel; a training run took 71 s instead of 36 s, docs/benchmarks.md). LibTorch's own
+// threads parallelise around the BLAS calls, so the BLAS runs on the calling thread.
+constexpr int kOpenBlasThreads = 1;
 
 // Positive integer from an environment variable, 0 when unset or not a positive number.
 int positive_env(const char* name) {
@@ -91,8 +97,28 @@ ThreadSettings choose_threads(int requested) {
   return s;
 }
 
+using SetBlasThreads = void (*)(int);
+
+// openblas_set_num_threads when OpenBLAS is loaded and the user left OPENBLAS_NUM_THREADS
+// unset (OpenBLAS read it at load), else null. Looked up at run time: the BLAS behind
+// libblas.so.3 is whatever the system chose.
+SetBlasThreads openblas_setter() {
+  static const SetBlasThreads set = []() -> SetBlasThreads {
+    if (std::getenv("OPENBLAS_NUM_THREADS") != nullptr) return nullptr;
+    return reinterpret_cast<SetBlasThreads>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+  }();
+  return set;
+}
+
+int limit_openblas_threads() {
+  const SetBlasThreads set = openblas_setter();
+  if (set == nullptr) return 0;
+  set(kOpenBlasThreads);
+  return kOpenBlasThreads;
+}
+
 ThreadSettings apply_threads(int requested) {
-  const ThreadSettings s = choose_threads(requested);
+  ThreadSettings s = choose_threads(requested);
   static std::once_flag inter_op_once;
   std::call_once(inter_op_once, [&] {
     try {
@@ -102,7 +128,19 @@ ThreadSettings apply_threads(int requested) {
     }
   });
   at::set_num_threads(s.intra_op);
+  s.openblas = limit_openblas_threads();
   return s;
+}
+
+ScopedBlasThreads::ScopedBlasThreads() {
+  const SetBlasThreads set = openblas_setter();
+  if (set == nullptr) return;
+  set(at::get_num_threads());
+  active_ = true;
+}
+
+ScopedBlasThreads::~ScopedBlasThreads() {
+  if (active_) openblas_setter()(kOpenBlasThreads);
 }
 
 bool cpu_has_native_bf16() {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "aslseg/cli/progress.h"
@@ -17,6 +18,7 @@
 #include "aslseg/loop/selected_case.h"
 #include "aslseg/loop/stage_pipeline.h"
 #include "aslseg/loop/test_report.h"
+#include "aslseg/metrics/binary_metrics.h"
 #include "aslseg/sam/sam_checkpoint.h"
 #include "aslseg/synth/rng.h"
 
@@ -32,6 +34,9 @@ constexpr const char* kStepAn = "an";
 constexpr const char* kScoresFile = "scores.json";
 constexpr const char* kSamDir = "sam";
 constexpr const char* kAnDir = "an";
+// LiTS classes: tumour = 2; the liver as scored = liver + tumour.
+constexpr metrics::LabelRange kTumourRange{kTumour, kTumour};
+constexpr metrics::LabelRange kOrganRange{kLiver, kTumour};
 
 std::string round_step(int round, const std::string& step) {
   return std::string(kRoundPrefix) + std::to_string(round) + "/" + step;
@@ -62,11 +67,12 @@ json score_json(const Decision& d) {
 class Loop {
  public:
   Loop(const ssl::TrainParams& ss, const LoopParams& params, const dataset::TrainingSet& initial,
-       const std::vector<dataset::LabelledCase>& test, const fs::path& run)
+       const dataset::EvaluationSet& evaluation, const fs::path& run)
       : ss_(ss),
         params_(params),
         initial_(initial),
-        test_(test),
+        test_(evaluation.test),
+        unlabelled_truth_(evaluation.unlabelled_truth),
         layout_(run),
         state_(run / kStateFile),
         device_(infer::parse_device(ss.device)) {}
@@ -165,10 +171,15 @@ class Loop {
     sam::SamFinetuneParams ft = p.finetune;
     ft.device = ss_.device;
     const auto slices = sam::load_labelled_slices(initial_.labelled, sam::slice_selection(ft));
-    if (slices.empty())
-      throw InputError("labelled cases",
-                       "no labelled slice holds enough tumour to fine-tune SAM on (need >= " +
-                           std::to_string(ft.min_tumour_pixels) + " tumour pixels on a slice)");
+    if (slices.empty()) {
+      const std::string reason =
+          "no labelled slice holds >= " + std::to_string(ft.min_tumour_pixels) +
+          " tumour pixels to fine-tune SAM on";
+      spdlog::warn("SAM skipped: {}; PL2 = PL1's tumour, and the adaptation net is skipped too",
+                   reason);
+      state_.mark_done(kStepSam, {{"skipped", reason}});
+      return;
+    }
     spdlog::info("SAM: fine-tuning on {} tumour slices of the {} expert-labelled volumes",
                  slices.size(), initial_.labelled.size());
     const sam::FinetuneResult r =
@@ -178,6 +189,12 @@ class Loop {
                                 {"first_loss", r.first_loss},
                                 {"last_loss", r.last_loss},
                                 {"random_init", loaded.random_weights}});
+  }
+
+  // Why a stage was skipped (empty when it ran).
+  std::string skipped(const char* step) const {
+    if (!state_.done(step)) return {};
+    return state_.info(step).value("skipped", std::string());
   }
 
   sam::SamPredictor sam_predictor() const {
@@ -194,6 +211,10 @@ class Loop {
 
   void train_an() {
     if (state_.done(kStepAn)) return;
+    if (!skipped(kStepSam).empty()) {
+      state_.mark_done(kStepAn, {{"skipped", "it refines SAM's masks, and SAM was skipped"}});
+      return;
+    }
     sam::SamPredictor sam = sam_predictor();
     AdaptationTrainParams p = params_.adaptation;
     p.device = ss_.device;
@@ -207,19 +228,24 @@ class Loop {
 
   struct Models {
     infer::Predictor ss;
-    sam::SamPredictor sam;
-    AdaptationPredictor an;
+    std::optional<sam::SamPredictor> sam;  // absent: the stage was skipped
+    std::optional<AdaptationPredictor> an;
+    StagePipeline pipeline(SamStageParams stage) {
+      return StagePipeline(ss, sam ? &*sam : nullptr, an ? &*an : nullptr, std::move(stage));
+    }
   };
   Models models(int k) const {
-    return Models{infer::Predictor::from_checkpoint(ss_dir(k) / "checkpoint.pt", device_),
-                  sam_predictor(), AdaptationPredictor(an_checkpoint(), ss_.device)};
+    Models m{infer::Predictor::from_checkpoint(ss_dir(k) / "checkpoint.pt", device_), {}, {}};
+    if (skipped(kStepSam).empty()) m.sam.emplace(sam_predictor());
+    if (skipped(kStepAn).empty()) m.an.emplace(an_checkpoint(), ss_.device);
+    return m;
   }
 
   void pseudo_labels(int k, const std::vector<dataset::UnlabelledCase>& pool) {
     const std::string step = round_step(k, "pseudo_labels");
     if (state_.done(step)) return;
     Models m = models(k);
-    StagePipeline pipeline(m.ss, m.sam, m.an, sam_stage());
+    StagePipeline pipeline = m.pipeline(sam_stage());
     const bool gate = params_.selection.max_uncertainty.has_value();
     std::vector<CaseScore> scores;
     json failures = json::array();
@@ -254,7 +280,7 @@ class Loop {
     const std::string step = round_step(k, "test");
     if (state_.done(step) || test_.empty()) return;
     Models m = models(k);
-    StagePipeline pipeline(m.ss, m.sam, m.an, sam_stage());
+    StagePipeline pipeline = m.pipeline(sam_stage());
     const fs::path dir = layout_.round_dir(k) / "test";
     TestReport ss(kStageSs, dir / kStageSs), ss_sam(kStageSsSam, dir / kStageSsSam),
         ss_sam_an(kStageSsSamAn, dir / kStageSsSamAn);
@@ -285,9 +311,16 @@ class Loop {
     const std::string step = round_step(k, "selection");
     if (state_.done(step)) return state_.info(step).at("selected").get<int>();
     const json scores = read_json_file(layout_.round_dir(k) / kScoresFile);
+    // Without SAM and AN, PL3 is PL1 and agrees with it by construction: no second opinion.
+    const bool blind = !skipped(kStepSam).empty();
+    if (blind)
+      spdlog::warn(
+          "round {}: nothing selected: SAM and the adaptation net were skipped, so no "
+          "second opinion checks SS's pseudo-labels",
+          k);
     std::vector<SelectedCase> selected;
     for (const json& s : scores.at("scores")) {
-      if (s.at("verdict") != verdict_name(Verdict::kSelected)) continue;
+      if (blind || s.at("verdict") != verdict_name(Verdict::kSelected)) continue;
       const std::string id = s.at("case").get<std::string>();
       const auto it = std::find_if(initial_.unlabelled.begin(), initial_.unlabelled.end(),
                                    [&](const auto& c) { return c.id == id; });
@@ -306,8 +339,54 @@ class Loop {
     io::write_text_atomically(layout_.round_dir(k) / kSelectedFile, selected_to_json(selected));
     spdlog::info("round {}: {} of {} pool volumes selected", k, selected.size(),
                  scores.at("scores").size());
-    state_.mark_done(step, {{"selected", selected.size()}, {"pool", scores.at("scores").size()}});
+    std::set<std::string> chosen;
+    for (const SelectedCase& c : selected) chosen.insert(c.id);
+    state_.mark_done(step, {{"selected", selected.size()},
+                            {"pool", scores.at("scores").size()},
+                            {"quality", selection_quality(k, scores, chosen)}});
     return static_cast<int>(selected.size());
+  }
+
+  // How good the selected and the rejected pseudo-labels of round k really are, from the
+  // unlabelled cases' hidden labels (evaluation only: nothing here feeds back into training):
+  // tumour Dice of PL1 and PL3 against the truth, liver Dice of PL3, per case and as means.
+  json selection_quality(int k, const json& scores, const std::set<std::string>& chosen) const {
+    json groups = {{"selected", json::array()}, {"rejected", json::array()}};
+    for (const json& s : scores.at("scores")) {
+      const std::string id = s.at("case").get<std::string>();
+      const auto truth_case =
+          std::find_if(unlabelled_truth_.begin(), unlabelled_truth_.end(),
+                       [&](const dataset::LabelledCase& c) { return c.id == id; });
+      if (truth_case == unlabelled_truth_.end()) continue;  // no hidden label: nothing to say
+      try {
+        const LabelMap pl3 = io::read_labels(layout_.stage_label(k, Stage::kPL3, id));
+        const LabelMap pl1 = io::read_labels(layout_.stage_label(k, Stage::kPL1, id));
+        const LabelMap truth = io::read_labels_matching(truth_case->label, pl3.geometry);
+        groups[chosen.count(id) ? "selected" : "rejected"].push_back(
+            {{"case", id},
+             {"reliability", s.at("reliability")},
+             {"pl1_tumour_dice", metrics::dice(pl1, truth, kTumourRange)},
+             {"pl3_tumour_dice", metrics::dice(pl3, truth, kTumourRange)},
+             {"pl3_liver_dice", metrics::dice(pl3, truth, kOrganRange)},
+             {"truth_tumour_voxels", std::count(truth.voxels.begin(), truth.voxels.end(),
+                                                static_cast<uint8_t>(kTumour))}});
+      } catch (const InputError& e) {
+        spdlog::warn("selection quality: {}", e.what());
+      }
+    }
+    json out = json::object();
+    for (const char* group : {"selected", "rejected"}) {
+      const json& cases = groups.at(group);
+      json g = {{"n", cases.size()}, {"cases", cases}};
+      for (const char* key : {"pl1_tumour_dice", "pl3_tumour_dice", "pl3_liver_dice"}) {
+        double sum = 0.0;
+        for (const json& c : cases) sum += c.at(key).get<double>();
+        g[std::string("mean_") + key] =
+            cases.empty() ? json(nullptr) : json(sum / static_cast<double>(cases.size()));
+      }
+      out[group] = g;
+    }
+    return out;
   }
 
   json summary() const {
@@ -318,6 +397,7 @@ class Loop {
       json r = {{"round", k},
                 {"selected", state_.info(sel).at("selected")},
                 {"pool", state_.info(sel).at("pool")},
+                {"selection_quality", state_.info(sel).value("quality", json(nullptr))},
                 {"ss", state_.info(round_step(k, "ss"))}};
       const std::string test = round_step(k, "test");
       r["test"] = state_.done(test) ? state_.info(test) : json::object();
@@ -333,6 +413,7 @@ class Loop {
   const LoopParams& params_;
   const dataset::TrainingSet& initial_;
   const std::vector<dataset::LabelledCase>& test_;
+  const std::vector<dataset::LabelledCase>& unlabelled_truth_;
   RunLayout layout_;
   RunState state_;
   torch::Device device_;
@@ -351,14 +432,14 @@ std::string metric_cell(const json& summary, const char* cls, const char* metric
 }  // namespace
 
 LoopResult run_loop(const ssl::TrainParams& ss, const LoopParams& loop,
-                    const dataset::TrainingSet& initial,
-                    const std::vector<dataset::LabelledCase>& test, const fs::path& run) {
+                    const dataset::TrainingSet& initial, const dataset::EvaluationSet& evaluation,
+                    const fs::path& run) {
   if (loop.selection.max_uncertainty && !(ss.spec.unet.dropout > 0.0))
     throw InputError("configuration",
                      "loop.selection.max_uncertainty needs the Monte-Carlo dropout of SS: set "
                      "model.dropout > 0 (e.g. 0.1), or leave max_uncertainty null");
   fs::create_directories(run);
-  return Loop(ss, loop, initial, test, run).run();
+  return Loop(ss, loop, initial, evaluation, run).run();
 }
 
 std::string results_table(const json& summary) {
@@ -374,6 +455,13 @@ std::string results_table(const json& summary) {
           metric_cell(s, "tumour", "hd95").c_str(), metric_cell(s, "tumour", "asd").c_str());
       out += line;
     }
+  }
+  for (const char* stage : {"sam", "an"}) {
+    const json& info = summary.value(stage, json(nullptr));
+    if (info.is_object() && info.contains("skipped"))
+      out += std::string(stage == std::string("sam") ? "SAM" : "adaptation net") +
+             " skipped (its stage repeats the stage before it): " +
+             info.at("skipped").get<std::string>() + "\n";
   }
   return out;
 }

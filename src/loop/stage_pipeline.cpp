@@ -18,8 +18,8 @@ LabelMap with_tumour(const LabelMap& pl1, const LabelMap& tumour) {
   return out;
 }
 
-StagePipeline::StagePipeline(infer::Predictor& ss, sam::SamPredictor& sam,
-                             const AdaptationPredictor& an, SamStageParams sam_stage)
+StagePipeline::StagePipeline(infer::Predictor& ss, sam::SamPredictor* sam,
+                             const AdaptationPredictor* an, SamStageParams sam_stage)
     : ss_(ss), sam_(sam), an_(an), sam_stage_(std::move(sam_stage)) {}
 
 StageLabels StagePipeline::run(const Image& hu, int64_t mc_dropout_samples, uint64_t mc_seed) {
@@ -29,8 +29,14 @@ StageLabels StagePipeline::run(const Image& hu, int64_t mc_dropout_samples, uint
   params.mc_seed = mc_seed;
   infer::Prediction ss = ss_.predict(hu, params);
   out.pl1 = std::move(ss.labels);
-  out.pl2 = sam_tumour(sam_, hu, out.pl1, sam_stage_, &out.sam_stats);
-  out.pl3 = with_tumour(out.pl1, an_.predict(hu, out.pl2, out.pl1));
+  if (sam_ != nullptr) {
+    out.pl2 = sam_tumour(*sam_, hu, out.pl1, sam_stage_, &out.sam_stats);
+  } else {
+    out.pl2 = LabelMap(out.pl1.geometry, kBackground);
+    for (size_t i = 0; i < out.pl2.voxels.size(); ++i)
+      if (out.pl1.voxels[i] == kTumour) out.pl2.voxels[i] = kTumour;
+  }
+  out.pl3 = with_tumour(out.pl1, an_ != nullptr ? an_->predict(hu, out.pl2, out.pl1) : out.pl2);
   if (ss.entropy) out.uncertainty = infer::mean_inside(*ss.entropy, out.pl3, kTumour);
   return out;
 }

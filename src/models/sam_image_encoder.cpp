@@ -1,5 +1,8 @@
 #include "aslseg/models/sam_image_encoder.h"
 
+#include <optional>
+
+#include "aslseg/core/runtime.h"
 #include "aslseg/models/memory_format.h"
 #include "aslseg/models/sam_layer_norm_2d.h"
 
@@ -8,6 +11,9 @@ namespace aslseg::models {
 namespace {
 constexpr int64_t kNeckKernel = 3;
 constexpr int64_t kNeckPadding = 1;
+// From this token width on, the encoder's matrix products are large enough for a multi-threaded
+// BLAS to pay (ViT-B: 768; measured in docs/benchmarks.md); the tiny test SAMs stay below it.
+constexpr int64_t kParallelBlasMinWidth = 256;
 }  // namespace
 
 SamImageEncoderImpl::SamImageEncoderImpl(const SamConfig& c) : img_size_(c.image_size) {
@@ -42,6 +48,8 @@ SamImageEncoderImpl::SamImageEncoderImpl(const SamConfig& c) : img_size_(c.image
 }
 
 torch::Tensor SamImageEncoderImpl::forward(const torch::Tensor& x) {
+  std::optional<core::ScopedBlasThreads> blas;
+  if (x.device().is_cpu() && pos_embed_.size(3) >= kParallelBlasMinWidth) blas.emplace();
   torch::Tensor h = patch_embed_->forward(x);
   h = h + pos_embed_;
   for (const auto& block : *blocks_) h = block->as<SamEncoderBlock>()->forward(h);

@@ -31,15 +31,35 @@ inline int64_t floor_to_int(double v) {
   return static_cast<double>(t) > v ? t - 1 : t;
 }
 
-void resample(const SliceInput& in, const SliceAffine& affine, const SliceOutput& out) {
+// Output size and map of a sample: the whole slice, or a patch whose centre lands on the
+// window's centre point.
+struct OutputGrid {
+  int64_t height = 0;
+  int64_t width = 0;
+  SourceMap map;
+};
+
+OutputGrid output_grid(const SliceInput& in, const SliceAffine& affine, const PatchWindow* window) {
+  OutputGrid g;
+  g.height = window != nullptr ? window->size : in.height;
+  g.width = window != nullptr ? window->size : in.width;
+  g.map = source_map(affine, g.height, g.width);
+  if (window != nullptr) {
+    g.map.t[0] += window->centre_x - 0.5 * static_cast<double>(g.width - 1);
+    g.map.t[1] += window->centre_y - 0.5 * static_cast<double>(g.height - 1);
+  }
+  return g;
+}
+
+void resample(const SliceInput& in, const OutputGrid& grid, const SliceOutput& out) {
   const int64_t h = in.height;
   const int64_t w = in.width;
-  const int64_t n = h * w;
+  const int64_t n = grid.height * grid.width;
   const int64_t channels = static_cast<int64_t>(in.channels.size());
-  const SourceMap map = source_map(affine, h, w);
-  for (int64_t y = 0; y < h; ++y) {
-    for (int64_t x = 0; x < w; ++x) {
-      const int64_t i = y * w + x;
+  const SourceMap& map = grid.map;
+  for (int64_t y = 0; y < grid.height; ++y) {
+    for (int64_t x = 0; x < grid.width; ++x) {
+      const int64_t i = y * grid.width + x;
       double sx = 0.0;
       double sy = 0.0;
       // Evaluated afresh per pixel (not accumulated), so every pixel's source point is the
@@ -115,15 +135,19 @@ SourceMap source_map(const SliceAffine& a, int64_t height, int64_t width) {
   return map;
 }
 
-void render_sample(const SliceInput& in, const AugmentDraw* draw, const SliceOutput& out) {
-  if (draw == nullptr || draw->affine.is_identity()) {
+void render_sample(const SliceInput& in, const AugmentDraw* draw, const SliceOutput& out,
+                   const PatchWindow* window) {
+  const SliceAffine identity;
+  const SliceAffine& affine = draw != nullptr ? draw->affine : identity;
+  const OutputGrid grid = output_grid(in, affine, window);
+  if (window == nullptr && affine.is_identity()) {
     copy_sample(in, out);
   } else {
-    resample(in, draw->affine, out);
+    resample(in, grid, out);
   }
   if (draw != nullptr && !draw->intensity.is_identity()) {
     jitter_intensity(draw->intensity, static_cast<int64_t>(in.channels.size()),
-                     in.height * in.width, out);
+                     grid.height * grid.width, out);
   }
 }
 

@@ -2,6 +2,7 @@
 // prefetching BatchSource. Everything random comes from synth::Rng seeded by
 // (seed, step, sample, stream), never from torch's generator or from thread timing.
 #include <algorithm>
+#include <cmath>
 #include <condition_variable>
 #include <exception>
 #include <limits>
@@ -25,6 +26,7 @@ constexpr uint64_t kBatchSalt = 0x5ca1ab1e0ddba11ull;
 constexpr double kFlipProbability = 0.5;
 constexpr uint64_t kLabelledStream = 1;
 constexpr uint64_t kUnlabelledStream = 0;
+constexpr uint8_t kTumourLabel = 2;  // LiTS
 
 void require(bool ok, const std::string& message) {
   if (!ok) throw std::invalid_argument(message);
@@ -33,6 +35,9 @@ void require(bool ok, const std::string& message) {
 void validate_sampling(const SliceDataParams& p) {
   require(p.context >= 0, "context must be >= 0, got " + std::to_string(p.context));
   require(p.image_size >= 1, "image_size must be >= 1, got " + std::to_string(p.image_size));
+  require(p.patch_size >= 0 && p.patch_size <= p.image_size,
+          "data.patch_size must be in [0, image_size = " + std::to_string(p.image_size) +
+              "], got " + std::to_string(p.patch_size));
   require(
       p.tumour_slice_fraction >= 0.0 && p.tumour_slice_fraction <= 1.0,
       "tumour_slice_fraction must be in [0, 1], got " + std::to_string(p.tumour_slice_fraction));
@@ -115,6 +120,43 @@ AugmentDraw draw_augment(const AugmentParams& a, synth::Rng& rng) {
   return d;
 }
 
+// A uniformly drawn pixel of slice z holding `label`; the slice must hold one.
+std::pair<int64_t, int64_t> pick_pixel(synth::Rng& rng, const PreparedVolume& v, int64_t z,
+                                       uint8_t label) {
+  const int64_t side = v.label.size(2);
+  const int64_t plane = v.label.size(1) * side;
+  const uint8_t* p = v.label.data_ptr<uint8_t>() + z * plane;
+  const int64_t count = std::count(p, p + plane, label);
+  int64_t k = rng.uniform_int(0, static_cast<int>(count) - 1);
+  for (int64_t i = 0; i < plane; ++i) {
+    if (p[i] == label && k-- == 0) return {i % side, i / side};
+  }
+  return {side / 2, plane / side / 2};  // unreachable for a slice listed as holding `label`
+}
+
+// Where the patch of a sample sits: near a tumour pixel for tumour draws (so the lesion is
+// not always at the centre), else anywhere the patch fits inside the slice.
+PatchWindow draw_window(const PreparedVolume& v, const SampleChoice& c, const SliceDataParams& p,
+                        synth::Rng& rng) {
+  PatchWindow w;
+  w.size = p.patch_size;
+  const double half = 0.5 * static_cast<double>(p.patch_size - 1);
+  const double last = static_cast<double>(p.image_size - 1);
+  if (c.tumour_draw) {
+    const auto [x, y] = pick_pixel(rng, v, c.slice, kTumourLabel);
+    const double jitter = 0.25 * static_cast<double>(p.patch_size);
+    w.centre_x = static_cast<double>(x) + rng.uniform(-jitter, jitter);
+    w.centre_y = static_cast<double>(y) + rng.uniform(-jitter, jitter);
+  } else {
+    w.centre_x = rng.uniform(half, last - half);
+    w.centre_y = rng.uniform(half, last - half);
+  }
+  // Whole pixels, so an unrotated patch is an exact copy of slice pixels.
+  w.centre_x = std::floor(w.centre_x) + (p.patch_size % 2 == 0 ? 0.5 : 0.0);
+  w.centre_y = std::floor(w.centre_y) + (p.patch_size % 2 == 0 ? 0.5 : 0.0);
+  return w;
+}
+
 SampleChoice choose(const std::vector<PreparedVolume>& volumes, const Pools& pools, bool labelled,
                     const SliceDataParams& p, uint64_t seed, int64_t step, int64_t index) {
   synth::Rng rng(sample_seed(seed, step, index, labelled));
@@ -133,10 +175,16 @@ SampleChoice choose(const std::vector<PreparedVolume>& volumes, const Pools& poo
     c.slice = pick(rng, static_cast<size_t>(volumes[static_cast<size_t>(c.volume)].image.size(0)));
   }
   if (p.augment.enabled) c.augment = draw_augment(p.augment, rng);
+  // Drawn last, so that whole-slice training keeps the draws it always had.
+  if (p.patch_size > 0) c.window = draw_window(volumes[static_cast<size_t>(c.volume)], c, p, rng);
   return c;
 }
 
 }  // namespace
+
+int64_t sample_side(const SliceDataParams& params) {
+  return params.patch_size > 0 ? params.patch_size : params.image_size;
+}
 
 SampleChoice choose_sample(const std::vector<PreparedVolume>& volumes, bool labelled,
                            const SliceDataParams& params, uint64_t seed, int64_t step,
@@ -153,10 +201,12 @@ Batch make_batch(const std::vector<PreparedVolume>& volumes, bool labelled, int6
   const int64_t side = params.image_size;
   const int64_t channels = 2 * params.context + 1;
   const int64_t plane = side * side;
+  const int64_t out_side = sample_side(params);
+  const int64_t out_plane = out_side * out_side;
   Batch b;
-  b.image = torch::empty({batch_size, channels, side, side}, torch::kFloat32);
-  b.valid = torch::empty({batch_size, side, side}, torch::kFloat32);
-  if (labelled) b.label = torch::empty({batch_size, side, side}, torch::kInt64);
+  b.image = torch::empty({batch_size, channels, out_side, out_side}, torch::kFloat32);
+  b.valid = torch::empty({batch_size, out_side, out_side}, torch::kFloat32);
+  if (labelled) b.label = torch::empty({batch_size, out_side, out_side}, torch::kInt64);
   if (batch_size == 0) return b;
 
   validate_volumes(volumes, labelled, params);
@@ -176,10 +226,11 @@ Batch make_batch(const std::vector<PreparedVolume>& volumes, bool labelled, int6
     in.valid = v.valid.data_ptr<uint8_t>() + c.slice * plane;
     in.label = labelled ? v.label.data_ptr<uint8_t>() + c.slice * plane : nullptr;
     SliceOutput out;
-    out.image = b.image.data_ptr<float>() + i * channels * plane;
-    out.valid = b.valid.data_ptr<float>() + i * plane;
-    out.label = labelled ? b.label.data_ptr<int64_t>() + i * plane : nullptr;
-    render_sample(in, params.augment.enabled ? &c.augment : nullptr, out);
+    out.image = b.image.data_ptr<float>() + i * channels * out_plane;
+    out.valid = b.valid.data_ptr<float>() + i * out_plane;
+    out.label = labelled ? b.label.data_ptr<int64_t>() + i * out_plane : nullptr;
+    render_sample(in, params.augment.enabled ? &c.augment : nullptr, out,
+                  params.patch_size > 0 ? &c.window : nullptr);
   }
   return b;
 }

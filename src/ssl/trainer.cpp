@@ -151,6 +151,7 @@ void from_json(const json& j, OptimParams& p) {
 void to_json(json& j, const SliceDataParams& d) {
   const auto& a = d.augment;
   j = {{"tumour_slice_fraction", d.tumour_slice_fraction},
+       {"patch_size", d.patch_size},
        {"liver_slices_only", d.liver_slices_only},
        {"workers", d.workers},
        {"prefetch", d.prefetch},
@@ -166,6 +167,7 @@ void to_json(json& j, const SliceDataParams& d) {
 void from_json(const json& j, SliceDataParams& d) {
   d.tumour_slice_fraction = j.value("tumour_slice_fraction", d.tumour_slice_fraction);
   d.liver_slices_only = j.value("liver_slices_only", d.liver_slices_only);
+  d.patch_size = j.value("patch_size", d.patch_size);
   d.workers = j.value("workers", d.workers);
   d.prefetch = j.value("prefetch", d.prefetch);
   if (j.contains("augment")) {

@@ -1,6 +1,7 @@
 // CPU runtime settings (core/runtime.h): the CPU count follows the affinity mask, thread
 // precedence is --threads > OMP_NUM_THREADS > CPUs, LibTorch takes the count, and glibc serves
 // a large block from the heap (no mmap) and keeps it after free once freed memory is kept.
+#include <dlfcn.h>
 #include <gtest/gtest.h>
 #include <malloc.h>
 #include <sched.h>
@@ -77,6 +78,24 @@ TEST(CoreRuntime, LibTorchTakesTheThreadCount) {
   EXPECT_EQ(at::get_num_threads(), 2);
   apply_threads(before);
   EXPECT_EQ(at::get_num_threads(), before);
+}
+
+// OpenBLAS's pthread workers spin between calls and take the cores from LibTorch's team:
+// apply_threads runs it on the calling thread, ScopedBlasThreads lends it the team's size.
+TEST(CoreRuntime, OpenBlasRunsSingleThreadedOutsideScopes) {
+  using GetThreads = int (*)();
+  const auto get = reinterpret_cast<GetThreads>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+  if (get == nullptr || std::getenv("OPENBLAS_NUM_THREADS") != nullptr)
+    GTEST_SKIP() << "the BLAS is not OpenBLAS, or OPENBLAS_NUM_THREADS is set";
+  const int before = at::get_num_threads();
+  EXPECT_EQ(apply_threads(2).openblas, 1);
+  EXPECT_EQ(get(), 1);
+  {
+    const ScopedBlasThreads wide;
+    EXPECT_EQ(get(), 2);
+  }
+  EXPECT_EQ(get(), 1);
+  apply_threads(before);
 }
 
 TEST(CoreRuntime, KeepFreedMemoryServesLargeBlocksFromTheHeap) {

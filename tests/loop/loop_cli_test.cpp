@@ -19,6 +19,7 @@
 #include "aslseg/io/volume_io.h"
 #include "aslseg/loop/run_layout.h"
 #include "aslseg/loop/selected_case.h"
+#include "aslseg/metrics/binary_metrics.h"
 #include "common/test_util.h"
 
 namespace aslseg::loop {
@@ -167,6 +168,28 @@ TEST_F(LoopCli, TwoRoundsSelectScoreEachStageAndExportThreeFormats) {
   }
   EXPECT_NE(read_text(log).find("ss_sam_an"), std::string::npos) << "the results table";
 
+  // Selection quality from the hidden labels: every scored case in exactly one group, the
+  // selected group equal to selected.json, and each Dice the one of the files on disk.
+  for (const json& r : summary.at("rounds")) {
+    const int k = r.at("round");
+    const json& q = r.at("selection_quality");
+    const auto ids = selected_ids(run, k);
+    ASSERT_EQ(q.at("selected").at("n").get<size_t>(), ids.size());
+    EXPECT_EQ(q.at("selected").at("n").get<int>() + q.at("rejected").at("n").get<int>(),
+              r.at("pool").get<int>());
+    for (const char* group : {"selected", "rejected"}) {
+      for (const json& c : q.at(group).at("cases")) {
+        const std::string id = c.at("case");
+        EXPECT_EQ(std::count(ids.begin(), ids.end(), id), group == std::string("selected") ? 1 : 0);
+        const LabelMap pl3 = io::read_labels(RunLayout(run).stage_label(k, Stage::kPL3, id));
+        const LabelMap truth = io::read_labels(data_ / ("segmentation-" + id + ".nii.gz"));
+        EXPECT_DOUBLE_EQ(c.at("pl3_tumour_dice").get<double>(),
+                         metrics::dice(pl3, truth, metrics::LabelRange{2, 2}))
+            << id;
+      }
+    }
+  }
+
   // Export: all three formats.
   for (const char* format : {"lits", "nnunet", "plain"}) {
     const fs::path out = dir_.path() / (std::string("export_") + format);
@@ -193,6 +216,38 @@ TEST_F(LoopCli, TwoRoundsSelectScoreEachStageAndExportThreeFormats) {
   EXPECT_NE(read_text(log).find("round_2"), std::string::npos) << read_text(log);
   EXPECT_EQ(state.at("steps").size(), 2u * 4u + 2u) << "ss, pseudo_labels, test, selection per "
                                                        "round; sam and an once";
+}
+
+// Expert labels whose lesions are all too small for SAM: the loop skips SAM and the AN with a
+// warning instead of dying after SS trained, says so in the summary and the table, and selects
+// nothing (without a second opinion PL3 would agree with PL1 by construction).
+TEST_F(LoopCli, StageThatCannotBeTrainedIsSkippedAndTheLoopCompletes) {
+  const fs::path small = dir_.path() / "small";
+  const fs::path log = dir_.path() / "small.log";
+  ASSERT_EQ(run_cli("synth --out " + small.string() +
+                        " --cases 8 --size 48,48,12 --spacing 5,5,8 --tumours 1,2"
+                        " --tumour-radius 3,4 --seed 5 --threads 1",
+                    log),
+            0)
+      << read_text(log);
+  const fs::path run = dir_.path() / "run_small";
+  ASSERT_EQ(run_cli("train --config " + config_.string() + " --data " + small.string() + " --out " +
+                        run.string(),
+                    log),
+            0)
+      << read_text(log);
+  const std::string text = read_text(log);
+  EXPECT_NE(text.find("SAM skipped"), std::string::npos) << text;
+  EXPECT_NE(text.find("adaptation net skipped"), std::string::npos) << "the table says so";
+  const json summary = json::parse(read_text(run / "summary.json"));
+  EXPECT_TRUE(summary.at("sam").contains("skipped"));
+  EXPECT_TRUE(summary.at("an").contains("skipped"));
+  ASSERT_EQ(summary.at("rounds").size(), 1u);
+  EXPECT_EQ(summary.at("rounds")[0].at("selected"), 0);
+  // Every stage is scored; with SAM and AN skipped, each repeats SS's tumour.
+  const json& t = summary.at("rounds")[0].at("test");
+  EXPECT_EQ(t.at("ss_sam").at("tumour").at("dice"), t.at("ss").at("tumour").at("dice"));
+  EXPECT_EQ(t.at("ss_sam_an").at("tumour").at("dice"), t.at("ss").at("tumour").at("dice"));
 }
 
 // Starts `aslseg <args>` and returns its pid (the shell execs it, so the pid is aslseg's).

@@ -225,3 +225,58 @@ TEST(SliceDataBatch, ContextChannelsAreNeighbourSlicesWithEdgesReplicated) {
 
 }  // namespace
 }  // namespace aslseg::ssl
+
+namespace aslseg::ssl {
+namespace {
+
+// Patch training: batches are patch-sized, an unaugmented patch is an exact copy of the
+// slice's pixels around the drawn centre, and a tumour draw's patch holds tumour.
+TEST(SliceDataBatch, PatchesAreExactCropsAndTumourDrawsHoldTumour) {
+  const auto volumes = testing::coded_set();
+  SliceDataParams p = small_params();
+  p.augment.enabled = false;
+  p.patch_size = 16;
+  p.tumour_slice_fraction = 1.0;
+  constexpr int64_t kBatch = 24;
+  const Batch b = make_batch(volumes, true, kBatch, p, 5, 0);
+  ASSERT_EQ(b.image.sizes(), (std::vector<int64_t>{kBatch, 3, 16, 16}));
+  ASSERT_EQ(b.label.sizes(), (std::vector<int64_t>{kBatch, 16, 16}));
+  for (int64_t i = 0; i < kBatch; ++i) {
+    const SampleChoice c = choose_sample(volumes, true, p, 5, 0, i);
+    ASSERT_TRUE(c.tumour_draw);
+    EXPECT_TRUE(has_label(b.label[i], 2)) << "sample " << i;
+    // Even size: the centre sits between pixels, so the crop starts at centre - 7.5.
+    const int64_t x0 = static_cast<int64_t>(c.window.centre_x - 7.5);
+    const int64_t y0 = static_cast<int64_t>(c.window.centre_y - 7.5);
+    const PreparedVolume& v = volumes[static_cast<size_t>(c.volume)];
+    for (int64_t y = 0; y < 16; ++y) {
+      for (int64_t x = 0; x < 16; ++x) {
+        const int64_t sx = x0 + x;
+        const int64_t sy = y0 + y;
+        const bool inside = sx >= 0 && sy >= 0 && sx < 32 && sy < 32;
+        const float want_image = inside ? v.image[c.slice][sy][sx].item<float>() : 0.0f;
+        const int64_t want_label = inside ? v.label[c.slice][sy][sx].item<int64_t>() : 0;
+        ASSERT_EQ(b.image[i][1][y][x].item<float>(), want_image) << i << " " << x << "," << y;
+        ASSERT_EQ(b.label[i][y][x].item<int64_t>(), want_label) << i << " " << x << "," << y;
+      }
+    }
+  }
+  // Non-tumour draws place the patch wholly inside the slice.
+  p.tumour_slice_fraction = 0.0;
+  for (int64_t i = 0; i < kBatch; ++i) {
+    const SampleChoice c = choose_sample(volumes, true, p, 5, 1, i);
+    EXPECT_GE(c.window.centre_x - 7.5, 0.0);
+    EXPECT_LE(c.window.centre_x + 7.5, 31.0);
+    EXPECT_GE(c.window.centre_y - 7.5, 0.0);
+    EXPECT_LE(c.window.centre_y + 7.5, 31.0);
+  }
+  // Augmented patches keep the shape, and a patch larger than the slice is refused.
+  p.augment.enabled = true;
+  EXPECT_EQ(make_batch(volumes, false, 4, p, 5, 2).image.sizes(),
+            (std::vector<int64_t>{4, 3, 16, 16}));
+  p.patch_size = 64;
+  EXPECT_THROW(make_batch(volumes, true, 2, p, 5, 0), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace aslseg::ssl

@@ -26,15 +26,34 @@ struct ThreadSettings {
   int intra_op = 1;    // LibTorch's OpenMP threads
   int inter_op = 1;    // LibTorch's inter-op pool: always 1
   std::string source;  // where intra_op came from: "--threads", "OMP_NUM_THREADS", "CPUs"
+  // Threads OpenBLAS was limited to by apply_threads (1), or 0 when left alone: another BLAS,
+  // or OPENBLAS_NUM_THREADS set by the user.
+  int openblas = 0;
 };
 
 // requested > 0 wins; else $OMP_NUM_THREADS when it holds a positive number; else
 // available_cpus(). Pure: applies nothing.
 ThreadSettings choose_threads(int requested);
 
-// choose_threads(), applied to LibTorch. Safe to call again (a subcommand's --threads after the
-// global default): the inter-op pool is sized only on the first call, before it exists.
+// choose_threads(), applied to LibTorch; OpenBLAS (when it is the BLAS) runs single-threaded
+// unless OPENBLAS_NUM_THREADS says otherwise. Safe to call again (a subcommand's --threads after
+// the global default): the inter-op pool is sized only on the first call, before it exists.
 ThreadSettings apply_threads(int requested);
+
+// While alive, OpenBLAS (when apply_threads limits it) uses as many threads as LibTorch's
+// intra-op pool: for code that is mostly large matrix products, such as SAM ViT-B's image
+// encoder (12.5 s instead of 15.5 s per slice on 2 cores, docs/benchmarks.md). Not for small
+// products: there the spinning BLAS workers cost more than they give.
+class ScopedBlasThreads {
+ public:
+  ScopedBlasThreads();
+  ~ScopedBlasThreads();
+  ScopedBlasThreads(const ScopedBlasThreads&) = delete;
+  ScopedBlasThreads& operator=(const ScopedBlasThreads&) = delete;
+
+ private:
+  bool active_ = false;
+};
 
 // True when the CPU multiplies bf16 natively (AVX512-BF16 or AMX-BF16): there bf16 convolutions
 // run about 1.8x as fast as fp32 (docs/benchmarks.md); elsewhere bf16 is emulated and slower.

@@ -38,11 +38,14 @@ struct LoopResult {
 };
 
 // Runs (or resumes) the loop in `run` (created). `initial` is the split's training view;
-// `test` the test split (scored after every round, never used to select anything). Returns
-// unfinished only when the SS step stopped at ss.max_steps_this_run.
+// `evaluation` the test split (scored after every round) and the unlabelled cases' hidden
+// labels (to report how good the selected and the rejected pseudo-labels really were); neither
+// is ever used to select or train anything. A stage that cannot be trained on the expert
+// labels (SAM with no slice holding enough tumour; then the AN that refines SAM) is skipped
+// with a warning: PL2/PL3 fall back to PL1, nothing is selected (no second opinion), and the
+// summary says so. Returns unfinished only when the SS step stopped at ss.max_steps_this_run.
 LoopResult run_loop(const ssl::TrainParams& ss, const LoopParams& loop,
-                    const dataset::TrainingSet& initial,
-                    const std::vector<dataset::LabelledCase>& test,
+                    const dataset::TrainingSet& initial, const dataset::EvaluationSet& evaluation,
                     const std::filesystem::path& run);
 
 // The per-stage test table of a loop summary: one line per round and stage with liver Dice,

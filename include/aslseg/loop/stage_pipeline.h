@@ -34,8 +34,9 @@ LabelMap with_tumour(const LabelMap& pl1, const LabelMap& tumour);
 
 class StagePipeline {
  public:
-  // The models are borrowed and must outlive the pipeline.
-  StagePipeline(infer::Predictor& ss, sam::SamPredictor& sam, const AdaptationPredictor& an,
+  // The models are borrowed and must outlive the pipeline. A null `sam` or `an` is a stage the
+  // loop skipped (it could not be trained): PL2 is then PL1's tumour, PL3 the label of PL2.
+  StagePipeline(infer::Predictor& ss, sam::SamPredictor* sam, const AdaptationPredictor* an,
                 SamStageParams sam_stage);
 
   // mc_dropout_samples > 0 also measures the uncertainty (infer::PredictParams), with the
@@ -44,8 +45,8 @@ class StagePipeline {
 
  private:
   infer::Predictor& ss_;
-  sam::SamPredictor& sam_;
-  const AdaptationPredictor& an_;
+  sam::SamPredictor* sam_;
+  const AdaptationPredictor* an_;
   SamStageParams sam_stage_;
 };
 

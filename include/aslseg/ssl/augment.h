@@ -71,12 +71,24 @@ struct SliceOutput {
   float* valid = nullptr;
 };
 
+// A square patch of the slice for patch-based training (nnU-Net's habit: native resolution
+// at a fraction of the whole-slice cost): the output is size x size pixels whose centre shows
+// input point (centre_x, centre_y), pixel coordinates; the augmentation turns about that point.
+struct PatchWindow {
+  int64_t size = 0;
+  double centre_x = 0.0;
+  double centre_y = 0.0;
+};
+
 // Writes the sample, augmented with `draw` when it is non-null. Geometric part: bilinear
 // for the image with zeros outside the slice (grid_sample, padding_mode='zeros'), nearest
 // (round half up) for label and valid, 0 for both outside the slice; the image is then set to
 // 0 wherever the resampled valid mask is 0, keeping prepare's invariant "padding is 0".
 // Bilinear is evaluated as nested lerps a + f * (b - a), so a region of one value stays
 // exactly that value. Intensity part: on valid pixels only.
-void render_sample(const SliceInput& in, const AugmentDraw* draw, const SliceOutput& out);
+// With `window` non-null the output planes are window->size squared (else the input's size);
+// the rules above hold the same, pixels outside the slice being padding.
+void render_sample(const SliceInput& in, const AugmentDraw* draw, const SliceOutput& out,
+                   const PatchWindow* window = nullptr);
 
 }  // namespace aslseg::ssl

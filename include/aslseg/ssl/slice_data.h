@@ -36,7 +36,12 @@ struct SliceDataParams {
   int64_t image_size = 128;  // model in-plane size
   preprocess::WindowParams window;
   double tumour_slice_fraction = 0.5;  // of labelled samples drawn from tumour slices
-  bool liver_slices_only = false;      // draw only slices that contain liver (labelled)
+  // > 0: train on patch_size x patch_size patches of the image_size slices (a multiple of the
+  // net's size_multiple). A tumour draw centres its patch near a random tumour pixel of the
+  // slice (within patch_size / 4); every other patch lies at a uniform place in the slice.
+  // Inference always runs on whole slices (the net is fully convolutional). 0: whole slices.
+  int64_t patch_size = 0;
+  bool liver_slices_only = false;  // draw only slices that contain liver (labelled)
   AugmentParams augment;
   int64_t workers = 2;   // prefetch threads; 0 computes each batch in get()
   int64_t prefetch = 4;  // batches queued ahead; 0 computes each batch in get()
@@ -60,6 +65,9 @@ std::vector<PreparedVolume> prepare_labelled(const std::vector<dataset::Labelled
                                              const SliceDataParams& params);
 std::vector<PreparedVolume> prepare_unlabelled(const std::vector<dataset::UnlabelledCase>& cases,
                                                const SliceDataParams& params);
+
+// The in-plane side of the batches: patch_size when set, else image_size.
+int64_t sample_side(const SliceDataParams& params);
 
 // Builds the [2k+1, S, S] stack for slice z (edge slices replicated), no augmentation.
 torch::Tensor context_stack(const PreparedVolume& v, int64_t z, int64_t context);
@@ -95,6 +103,7 @@ struct SampleChoice {
   int64_t slice = 0;         // centre slice z
   bool tumour_draw = false;  // drawn from the tumour slices (labelled only)
   AugmentDraw augment;
+  PatchWindow window;  // size 0 without patches
 };
 SampleChoice choose_sample(const std::vector<PreparedVolume>& volumes, bool labelled,
                            const SliceDataParams& params, uint64_t seed, int64_t step,
