@@ -8,6 +8,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -26,7 +27,8 @@ constexpr uint64_t kBatchSalt = 0x5ca1ab1e0ddba11ull;
 constexpr double kFlipProbability = 0.5;
 constexpr uint64_t kLabelledStream = 1;
 constexpr uint64_t kUnlabelledStream = 0;
-constexpr uint8_t kTumourLabel = 2;  // LiTS
+constexpr uint8_t kLiverLabel = 1;  // LiTS
+constexpr uint8_t kTumourLabel = 2;
 
 void require(bool ok, const std::string& message) {
   if (!ok) throw std::invalid_argument(message);
@@ -50,6 +52,15 @@ void validate_sampling(const SliceDataParams& p) {
           "augment.intensity_scale must be in [0, 1), got " + std::to_string(a.intensity_scale));
   require(a.intensity_shift >= 0.0 && a.intensity_shift <= 1.0,
           "augment.intensity_shift must be in [0, 1], got " + std::to_string(a.intensity_shift));
+  const LesionPasteParams& l = p.lesion_paste;
+  require(l.probability >= 0.0 && l.probability <= 1.0,
+          "lesion_paste.probability must be in [0, 1], got " + std::to_string(l.probability));
+  require(l.contrast_min > 0.0 && l.contrast_min <= l.contrast_max,
+          "lesion_paste needs 0 < contrast_min <= contrast_max, got " +
+              std::to_string(l.contrast_min) + " and " + std::to_string(l.contrast_max));
+  require(l.invert_probability >= 0.0 && l.invert_probability <= 1.0,
+          "lesion_paste.invert_probability must be in [0, 1], got " +
+              std::to_string(l.invert_probability));
 }
 
 // Every volume must be what prepare_* makes at this image_size: CPU, contiguous, [Z, S, S].
@@ -120,30 +131,57 @@ AugmentDraw draw_augment(const AugmentParams& a, synth::Rng& rng) {
   return d;
 }
 
-// A uniformly drawn pixel of slice z holding `label`; the slice must hold one.
-std::pair<int64_t, int64_t> pick_pixel(synth::Rng& rng, const PreparedVolume& v, int64_t z,
-                                       uint8_t label) {
+// A uniformly drawn pixel of slice z holding `label`; nullopt when the slice holds none.
+std::optional<std::pair<int64_t, int64_t>> pick_pixel(synth::Rng& rng, const PreparedVolume& v,
+                                                      int64_t z, uint8_t label) {
   const int64_t side = v.label.size(2);
   const int64_t plane = v.label.size(1) * side;
   const uint8_t* p = v.label.data_ptr<uint8_t>() + z * plane;
   const int64_t count = std::count(p, p + plane, label);
+  if (count == 0) return std::nullopt;
   int64_t k = rng.uniform_int(0, static_cast<int>(count) - 1);
   for (int64_t i = 0; i < plane; ++i) {
-    if (p[i] == label && k-- == 0) return {i % side, i / side};
+    if (p[i] == label && k-- == 0) return std::make_pair(i % side, i / side);
   }
-  return {side / 2, plane / side / 2};  // unreachable for a slice listed as holding `label`
+  return std::nullopt;  // unreachable
 }
 
-// Where the patch of a sample sits: near a tumour pixel for tumour draws (so the lesion is
-// not always at the centre), else anywhere the patch fits inside the slice.
+// Which lesion goes where, for a labelled sample that gets one pasted: a tumour pixel of a
+// random tumour slice as the donor, a liver pixel of the sample's own slice as the target.
+std::optional<SampleChoice::Paste> draw_paste(const std::vector<PreparedVolume>& volumes,
+                                              const Pools& pools, const SampleChoice& c,
+                                              const LesionPasteParams& p, synth::Rng& rng) {
+  if (!rng.bernoulli(p.probability) || pools.tumour.empty()) return std::nullopt;
+  SampleChoice::Paste paste;
+  paste.donor_volume = pick_from(rng, pools.tumour);
+  const PreparedVolume& donor = volumes[static_cast<size_t>(paste.donor_volume)];
+  paste.donor_slice = pick_from(rng, donor.tumour_slices);
+  const auto from = pick_pixel(rng, donor, paste.donor_slice, kTumourLabel);
+  const auto to = pick_pixel(rng, volumes[static_cast<size_t>(c.volume)], c.slice, kLiverLabel);
+  if (!from || !to) return std::nullopt;
+  paste.draw.donor_x = from->first;
+  paste.draw.donor_y = from->second;
+  paste.draw.target_x = to->first;
+  paste.draw.target_y = to->second;
+  const double factor = rng.uniform(p.contrast_min, p.contrast_max);
+  paste.draw.contrast_factor = rng.bernoulli(p.invert_probability) ? -factor : factor;
+  return paste;
+}
+
+// Where the patch of a sample sits: near a tumour pixel for tumour draws and near a pasted
+// lesion (so the lesion is not always at the centre), else anywhere the patch fits inside the
+// slice.
 PatchWindow draw_window(const PreparedVolume& v, const SampleChoice& c, const SliceDataParams& p,
                         synth::Rng& rng) {
   PatchWindow w;
   w.size = p.patch_size;
   const double half = 0.5 * static_cast<double>(p.patch_size - 1);
   const double last = static_cast<double>(p.image_size - 1);
-  if (c.tumour_draw) {
-    const auto [x, y] = pick_pixel(rng, v, c.slice, kTumourLabel);
+  std::optional<std::pair<int64_t, int64_t>> anchor;
+  if (c.tumour_draw) anchor = pick_pixel(rng, v, c.slice, kTumourLabel);
+  if (!anchor && c.paste) anchor = std::make_pair(c.paste->draw.target_x, c.paste->draw.target_y);
+  if (anchor) {
+    const auto [x, y] = *anchor;
     const double jitter = 0.25 * static_cast<double>(p.patch_size);
     w.centre_x = static_cast<double>(x) + rng.uniform(-jitter, jitter);
     w.centre_y = static_cast<double>(y) + rng.uniform(-jitter, jitter);
@@ -175,9 +213,27 @@ SampleChoice choose(const std::vector<PreparedVolume>& volumes, const Pools& poo
     c.slice = pick(rng, static_cast<size_t>(volumes[static_cast<size_t>(c.volume)].image.size(0)));
   }
   if (p.augment.enabled) c.augment = draw_augment(p.augment, rng);
+  if (labelled && p.lesion_paste.probability > 0.0)
+    c.paste = draw_paste(volumes, pools, c, p.lesion_paste, rng);
   // Drawn last, so that whole-slice training keeps the draws it always had.
   if (p.patch_size > 0) c.window = draw_window(volumes[static_cast<size_t>(c.volume)], c, p, rng);
   return c;
+}
+
+// The planes of slice z's 2k+1 stack (labels only for labelled volumes).
+LabelledStack labelled_stack(const PreparedVolume& v, int64_t z, const SliceDataParams& params,
+                             bool labelled) {
+  const int64_t plane = v.image.size(1) * v.image.size(2);
+  LabelledStack s;
+  s.height = v.image.size(1);
+  s.width = v.image.size(2);
+  s.centre = params.context;
+  for (int64_t zi :
+       preprocess::context_slice_indices(z, static_cast<int>(params.context), v.image.size(0))) {
+    s.channels.push_back(v.image.data_ptr<float>() + zi * plane);
+    if (labelled) s.labels.push_back(v.label.data_ptr<uint8_t>() + zi * plane);
+  }
+  return s;
 }
 
 }  // namespace
@@ -214,17 +270,25 @@ Batch make_batch(const std::vector<PreparedVolume>& volumes, bool labelled, int6
   SliceInput in;
   in.height = side;
   in.width = side;
+  std::vector<float> pasted_image;  // the stack with a pasted lesion, when a sample has one
+  std::vector<uint8_t> pasted_label;
   for (int64_t i = 0; i < batch_size; ++i) {
     const SampleChoice c = choose(volumes, pools, labelled, params, seed, step, i);
     const PreparedVolume& v = volumes[static_cast<size_t>(c.volume)];
-    const float* image = v.image.data_ptr<float>();
-    in.channels.clear();
-    for (int64_t z : preprocess::context_slice_indices(c.slice, static_cast<int>(params.context),
-                                                       v.image.size(0))) {
-      in.channels.push_back(image + z * plane);
-    }
+    const LabelledStack stack = labelled_stack(v, c.slice, params, labelled);
+    in.channels = stack.channels;
     in.valid = v.valid.data_ptr<uint8_t>() + c.slice * plane;
     in.label = labelled ? v.label.data_ptr<uint8_t>() + c.slice * plane : nullptr;
+    if (c.paste) {
+      const LabelledStack donor = labelled_stack(
+          volumes[static_cast<size_t>(c.paste->donor_volume)], c.paste->donor_slice, params, true);
+      pasted_image.resize(static_cast<size_t>(channels * plane));
+      pasted_label.resize(static_cast<size_t>(plane));
+      paste_lesion(donor, stack, c.paste->draw, pasted_image.data(), pasted_label.data());
+      for (int64_t ch = 0; ch < channels; ++ch)
+        in.channels[static_cast<size_t>(ch)] = pasted_image.data() + ch * plane;
+      in.label = pasted_label.data();
+    }
     SliceOutput out;
     out.image = b.image.data_ptr<float>() + i * channels * out_plane;
     out.valid = b.valid.data_ptr<float>() + i * out_plane;

@@ -11,12 +11,12 @@
 #include "aslseg/cli/progress.h"
 #include "aslseg/config/json_diff.h"
 #include "aslseg/infer/predictor.h"
-#include "aslseg/ssl/autocast.h"
 #include "aslseg/io/atomic_file.h"
 #include "aslseg/io/error.h"
 #include "aslseg/io/volume_io.h"
 #include "aslseg/metrics/binary_metrics.h"
 #include "aslseg/metrics/lits_metrics.h"
+#include "aslseg/ssl/autocast.h"
 #include "aslseg/synth/rng.h"
 
 namespace aslseg::ssl {
@@ -152,6 +152,11 @@ void to_json(json& j, const SliceDataParams& d) {
   const auto& a = d.augment;
   j = {{"tumour_slice_fraction", d.tumour_slice_fraction},
        {"patch_size", d.patch_size},
+       {"lesion_paste",
+        {{"probability", d.lesion_paste.probability},
+         {"contrast_min", d.lesion_paste.contrast_min},
+         {"contrast_max", d.lesion_paste.contrast_max},
+         {"invert_probability", d.lesion_paste.invert_probability}}},
        {"liver_slices_only", d.liver_slices_only},
        {"workers", d.workers},
        {"prefetch", d.prefetch},
@@ -168,6 +173,14 @@ void from_json(const json& j, SliceDataParams& d) {
   d.tumour_slice_fraction = j.value("tumour_slice_fraction", d.tumour_slice_fraction);
   d.liver_slices_only = j.value("liver_slices_only", d.liver_slices_only);
   d.patch_size = j.value("patch_size", d.patch_size);
+  if (j.contains("lesion_paste")) {
+    const json& l = j.at("lesion_paste");
+    LesionPasteParams& p = d.lesion_paste;
+    p.probability = l.value("probability", p.probability);
+    p.contrast_min = l.value("contrast_min", p.contrast_min);
+    p.contrast_max = l.value("contrast_max", p.contrast_max);
+    p.invert_probability = l.value("invert_probability", p.invert_probability);
+  }
   d.workers = j.value("workers", d.workers);
   d.prefetch = j.value("prefetch", d.prefetch);
   if (j.contains("augment")) {
@@ -231,8 +244,8 @@ TrainResult train_segmenter(const TrainParams& params, const dataset::TrainingSe
       "SSL stage: paradigm {}, U-Net width {} depth {} norm {} dropout {} ({} parameters), "
       "{} labelled + {} unlabelled volumes, {} steps on {}",
       paradigm->name(), spec.unet.base_width, spec.unet.depth, spec.unet.norm, spec.unet.dropout,
-      net->num_parameters(), training.labelled.size(),
-      training.unlabelled.size(), params.optim.steps, device.str());
+      net->num_parameters(), training.labelled.size(), training.unlabelled.size(),
+      params.optim.steps, device.str());
 
   TrainResult result;
   result.checkpoint = ckpt_path;

@@ -280,3 +280,39 @@ TEST(SliceDataBatch, PatchesAreExactCropsAndTumourDrawsHoldTumour) {
 
 }  // namespace
 }  // namespace aslseg::ssl
+
+namespace aslseg::ssl {
+namespace {
+
+// Lesion paste in the batch: with probability 1, every labelled sample whose slice holds liver
+// comes out with tumour, the donor and target recorded in its SampleChoice; off, the batches
+// are those of a source without the option; unlabelled samples never get one.
+TEST(SliceDataBatch, LesionPasteGivesEveryLiverSliceATumour) {
+  const auto volumes = testing::coded_set();
+  SliceDataParams p = small_params();
+  p.augment.enabled = false;
+  p.tumour_slice_fraction = 0.0;
+  p.liver_slices_only = true;
+  const Batch plain = make_batch(volumes, true, 16, p, 9, 0);
+  p.lesion_paste.probability = 1.0;
+  const Batch pasted = make_batch(volumes, true, 16, p, 9, 0);
+  for (int64_t i = 0; i < 16; ++i) {
+    const SampleChoice c = choose_sample(volumes, true, p, 9, 0, i);
+    ASSERT_TRUE(c.paste.has_value()) << i;
+    EXPECT_TRUE(has_label(pasted.label[i], 2)) << i;
+    const PreparedVolume& donor = volumes[static_cast<size_t>(c.paste->donor_volume)];
+    EXPECT_EQ(donor.label[c.paste->donor_slice][c.paste->draw.donor_y][c.paste->draw.donor_x]
+                  .item<int64_t>(),
+              2);
+    EXPECT_EQ(pasted.label[i][c.paste->draw.target_y][c.paste->draw.target_x].item<int64_t>(), 2);
+  }
+  EXPECT_FALSE(testing::bitwise_equal(plain.label, pasted.label));
+  EXPECT_FALSE(choose_sample(volumes, false, p, 9, 0, 0).paste.has_value());
+  p.lesion_paste.probability = 0.0;
+  EXPECT_TRUE(testing::bitwise_equal(make_batch(volumes, true, 16, p, 9, 0), plain));
+  p.lesion_paste.contrast_min = 0.0;
+  EXPECT_THROW(make_batch(volumes, true, 2, p, 9, 0), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace aslseg::ssl

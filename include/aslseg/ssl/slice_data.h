@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "aslseg/preprocess/intensity.h"
 #include "aslseg/ssl/augment.h"
 #include "aslseg/ssl/batch.h"
+#include "aslseg/ssl/lesion_paste.h"
 
 namespace aslseg::ssl {
 
@@ -43,8 +45,9 @@ struct SliceDataParams {
   int64_t patch_size = 0;
   bool liver_slices_only = false;  // draw only slices that contain liver (labelled)
   AugmentParams augment;
-  int64_t workers = 2;   // prefetch threads; 0 computes each batch in get()
-  int64_t prefetch = 4;  // batches queued ahead; 0 computes each batch in get()
+  LesionPasteParams lesion_paste;  // labelled samples only
+  int64_t workers = 2;             // prefetch threads; 0 computes each batch in get()
+  int64_t prefetch = 4;            // batches queued ahead; 0 computes each batch in get()
 };
 
 // One preprocessed volume at model resolution.
@@ -104,6 +107,12 @@ struct SampleChoice {
   bool tumour_draw = false;  // drawn from the tumour slices (labelled only)
   AugmentDraw augment;
   PatchWindow window;  // size 0 without patches
+  struct Paste {
+    int64_t donor_volume = 0;  // index into `volumes`
+    int64_t donor_slice = 0;
+    PasteDraw draw;
+  };
+  std::optional<Paste> paste;  // a lesion pasted before the augmentation
 };
 SampleChoice choose_sample(const std::vector<PreparedVolume>& volumes, bool labelled,
                            const SliceDataParams& params, uint64_t seed, int64_t step,
