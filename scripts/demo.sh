@@ -3,8 +3,8 @@
 # `aslseg synth`, runs the whole ASLseg loop with configs/demo.json (2 rounds of mean-teacher
 # SS -> fine-tuned tiny SAM -> adaptation net -> selection) on the CPU, exports the selected
 # pseudo-labels as an nnU-Net dataset, and prints the test split's metrics per round and stage.
-# About 5 minutes on a 2-core machine. SAM starts from random weights here (no pretrained
-# weights can be downloaded): see docs/loop.md.
+# About 5-8 minutes on a 2-core machine once built. SAM starts from random weights here (no
+# pretrained weights can be downloaded): see docs/loop.md. The recipe: docs/ss_recipe.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 OUT="${ASLSEG_DEMO_DIR:-demo}"
 BIN=./build/aslseg
 rm -rf "$OUT/run" "$OUT/export"
-$BIN synth --out "$OUT/data" --cases 12 --seed 1 --size 96,96,32 --spacing 3.5,3.5,5
+$BIN synth --out "$OUT/data" --cases 20 --seed 1 --size 96,96,32 --spacing 3.5,3.5,5
 $BIN train --config configs/demo.json --data "$OUT/data" --out "$OUT/run"
 $BIN export --run "$OUT/run" --out "$OUT/export" --format nnunet
 echo

@@ -31,7 +31,9 @@ RUNS = {"ssl": ("configs/ssl.json", 6), "demo": ("configs/demo.json", 150)}
 def size_of(config, steps):
     with open(os.path.join(ROOT, config)) as f:
         c = json.load(f)
-    return {"config": config, "size": c["preprocess"]["image_size"],
+    # The side of what a training step sees: the patch when the config trains on patches.
+    size = c.get("data", {}).get("patch_size", 0) or c["preprocess"]["image_size"]
+    return {"config": config, "size": size, "norm": c["model"].get("norm", "batch"),
             "base": c["model"]["base_width"], "depth": c["model"]["depth"],
             "batch": c["optim"]["batch_labelled"], "steps": steps}
 
@@ -100,7 +102,7 @@ FP32_VARIANTS = ("nchw", "nhwc")
 
 def peer_train(cfg, threads, variant):
     cmd = [PEER_PYTHON, PEER, "train", "--size", str(cfg["size"]), "--base", str(cfg["base"]),
-           "--depth", str(cfg["depth"]), "--batch", str(cfg["batch"]),
+           "--depth", str(cfg["depth"]), "--norm", cfg["norm"], "--batch", str(cfg["batch"]),
            "--steps", str(cfg["steps"]), "--threads", str(threads)] + PEER_VARIANTS[variant]
     out, usage = run(cmd, PEER_MALLOC)
     r = json.loads(out.strip().splitlines()[-1])

@@ -28,13 +28,20 @@ LEAKY_SLOPE = 0.01
 DICE_EPS = 1e-5
 
 
+def make_norm(kind, channels):
+    """The normalisations of src/models/unet.cpp that the configs use."""
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=True)
+    return nn.BatchNorm2d(channels)
+
+
 class ConvBlock(nn.Module):
-    def __init__(self, cin, cout):
+    def __init__(self, cin, cout, norm="batch"):
         super().__init__()
         self.conv1 = nn.Conv2d(cin, cout, 3, padding=1, bias=False)
-        self.norm1 = nn.BatchNorm2d(cout)
+        self.norm1 = make_norm(norm, cout)
         self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
-        self.norm2 = nn.BatchNorm2d(cout)
+        self.norm2 = make_norm(norm, cout)
 
     def forward(self, x):
         x = F.leaky_relu(self.norm1(self.conv1(x)), LEAKY_SLOPE)
@@ -42,19 +49,19 @@ class ConvBlock(nn.Module):
 
 
 class UNet(nn.Module):
-    def __init__(self, in_channels=3, num_classes=3, base=32, depth=5):
+    def __init__(self, in_channels=3, num_classes=3, base=32, depth=5, norm="batch"):
         super().__init__()
         widths = [base << level for level in range(depth)]
         self.encoders = nn.ModuleList()
         cin = in_channels
         for w in widths:
-            self.encoders.append(ConvBlock(cin, w))
+            self.encoders.append(ConvBlock(cin, w, norm))
             cin = w
         self.upsamplers = nn.ModuleList()
         self.decoders = nn.ModuleList()
         for level in range(depth - 2, -1, -1):
             self.upsamplers.append(nn.ConvTranspose2d(widths[level + 1], widths[level], 2, stride=2))
-            self.decoders.append(ConvBlock(2 * widths[level], widths[level]))
+            self.decoders.append(ConvBlock(2 * widths[level], widths[level], norm))
         self.head = nn.Conv2d(base, num_classes, 1)
 
     def forward(self, x):
@@ -92,7 +99,7 @@ def peak_rss_mib():
 
 def run_train(a, fmt):
     torch.manual_seed(0)
-    net = UNet(2 * a.context + 1, 3, a.base, a.depth).to(memory_format=fmt)
+    net = UNet(2 * a.context + 1, 3, a.base, a.depth, a.norm).to(memory_format=fmt)
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-4)
     x = torch.rand(a.batch, 2 * a.context + 1, a.size, a.size).contiguous(memory_format=fmt)
     y = torch.randint(0, 3, (a.batch, a.size, a.size))
@@ -172,6 +179,7 @@ def main():
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--base", type=int, default=32)
     p.add_argument("--depth", type=int, default=5)
+    p.add_argument("--norm", choices=["batch", "instance"], default="batch")
     p.add_argument("--context", type=int, default=1)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--steps", type=int, default=5)

@@ -13,7 +13,8 @@ namespace {
 using nlohmann::json;
 
 const std::vector<std::string> kLoopKeys{"rounds", "selection", "mc_dropout_samples", "sam",
-                                         "adaptation"};
+                                         "adaptation", "stages"};
+const std::vector<std::string> kStageKeys{"sam", "adaptation"};
 const std::vector<std::string> kSamKeys{"model", "checkpoint", "finetune", "prompts"};
 const std::vector<std::string> kSelectionKeys{"tau",
                                               "tau_liver",
@@ -101,7 +102,8 @@ void to_json(json& j, const LoopParams& p) {
              {"checkpoint", p.sam.checkpoint},
              {"finetune", without_device(finetune)},
              {"prompts", prompts}}},
-           {"adaptation", without_device(adaptation)}};
+           {"adaptation", without_device(adaptation)},
+           {"stages", {{"sam", p.stages.sam}, {"adaptation", p.stages.adaptation}}}};
 }
 
 void from_json(const json& j, LoopParams& p) {
@@ -125,6 +127,13 @@ void from_json(const json& j, LoopParams& p) {
     read_section(s, "prompts", p.sam.prompts, here);
   }
   read_section(j, "adaptation", p.adaptation, where);
+  if (j.contains("stages")) {
+    const json& s = j.at("stages");
+    const std::string here = where + ".stages";
+    config::reject_unknown_keys(s, kStageKeys, here);
+    config::read_if_present(s, "sam", p.stages.sam, here);
+    config::read_if_present(s, "adaptation", p.stages.adaptation, here);
+  }
 }
 
 }  // namespace aslseg::loop

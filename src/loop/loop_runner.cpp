@@ -164,6 +164,11 @@ class Loop {
 
   void finetune_sam() {
     if (state_.done(kStepSam)) return;
+    if (!params_.stages.sam) {
+      spdlog::warn("SAM skipped: switched off (loop.stages.sam = false); PL2 = PL1's tumour");
+      state_.mark_done(kStepSam, {{"skipped", "switched off (loop.stages.sam = false)"}});
+      return;
+    }
     const SamLoopParams& p = params_.sam;
     // Random weights must be the same after a restart: seed before building.
     torch::manual_seed(p.finetune.seed);
@@ -213,6 +218,12 @@ class Loop {
     if (state_.done(kStepAn)) return;
     if (!skipped(kStepSam).empty()) {
       state_.mark_done(kStepAn, {{"skipped", "it refines SAM's masks, and SAM was skipped"}});
+      return;
+    }
+    if (!params_.stages.adaptation) {
+      spdlog::warn("adaptation net skipped: switched off (loop.stages.adaptation = false); "
+                   "PL3 = PL2");
+      state_.mark_done(kStepAn, {{"skipped", "switched off (loop.stages.adaptation = false)"}});
       return;
     }
     sam::SamPredictor sam = sam_predictor();

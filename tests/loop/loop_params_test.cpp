@@ -25,6 +25,7 @@ TEST(LoopParams, JsonRoundTripKeepsEveryField) {
   p.sam.finetune.steps = 12;
   p.sam.prompts.mode = sam::PromptMode::kBoxPoint;
   p.adaptation.steps = 9;
+  p.stages.adaptation = false;
   json j;
   to_json(j, p);
   EXPECT_FALSE(j.at("sam").at("finetune").contains("device"));
@@ -36,6 +37,8 @@ TEST(LoopParams, JsonRoundTripKeepsEveryField) {
   EXPECT_EQ(j, k);
   EXPECT_EQ(q.selection.max_uncertainty, 0.2);
   EXPECT_EQ(q.sam.prompts.mode, sam::PromptMode::kBoxPoint);
+  EXPECT_TRUE(q.stages.sam);
+  EXPECT_FALSE(q.stages.adaptation);
 }
 
 void expect_refused(const json& loop, const std::string& needle) {
@@ -57,6 +60,8 @@ TEST(LoopParams, ErrorsNameTheKey) {
   expect_refused({{"sam", {{"finetune", {{"stepz", 3}}}}}}, "loop.sam.finetune");
   expect_refused({{"adaptation", {{"device", "cuda"}}}}, "top-level");
   expect_refused({{"sam", {{"model", {{"depth", "deep"}}}}}}, "loop.sam.model");
+  expect_refused({{"stages", {{"sma", false}}}}, "loop.stages");
+  expect_refused({{"stages", {{"sam", "no"}}}}, "loop.stages");
 }
 
 TEST(LoopParams, TrainConfigCarriesTheLoopAndOverridesReachIt) {

@@ -25,8 +25,17 @@ struct SamLoopParams {
   sam::PromptParams prompts;        // prompts taken from PL1 in the loop
 };
 
+// Stages of a round that can be switched off (a stage that does not help on held-out data,
+// docs/loop.md). Off, a stage repeats its input: no SAM gives PL2 = PL1's tumour (and no AN,
+// which refines SAM's masks); no AN gives PL3 = PL2. The summary and the table say so.
+struct StageSwitches {
+  bool sam = true;
+  bool adaptation = true;
+};
+
 struct LoopParams {
   int64_t rounds = 0;  // 0: train the segmentation net alone (the SSL stage)
+  StageSwitches stages;
   SelectionParams selection;
   // Monte-Carlo dropout passes of SS for the uncertainty gate (used only when
   // selection.max_uncertainty is set; SS needs model.dropout > 0 then).
