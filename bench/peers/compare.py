@@ -21,7 +21,11 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PEER = os.path.join(ROOT, "bench", "peers", "unet_peer.py")
 PEER_PYTHON = "/usr/bin/python3"  # Debian's python3-torch
-PEER_MALLOC = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "8589934592"}
+# The peer gets aslseg's start-up settings by environment: glibc keeps freed memory, and
+# OpenBLAS runs on the calling thread (its spinning pthread workers otherwise take the cores
+# from LibTorch's OpenMP team; core/runtime.h).
+PEER_MALLOC = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": "8589934592",
+               "OPENBLAS_NUM_THREADS": "1"}
 
 # name -> config file and measured steps; the U-Net size and batch are read from the config,
 # so the peer runs exactly what aslseg runs.

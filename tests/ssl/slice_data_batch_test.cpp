@@ -223,12 +223,6 @@ TEST(SliceDataBatch, ContextChannelsAreNeighbourSlicesWithEdgesReplicated) {
   EXPECT_THROW(context_stack(v, 10, 1), std::invalid_argument);
 }
 
-}  // namespace
-}  // namespace aslseg::ssl
-
-namespace aslseg::ssl {
-namespace {
-
 // Patch training: batches are patch-sized, an unaugmented patch is an exact copy of the
 // slice's pixels around the drawn centre, and a tumour draw's patch holds tumour.
 TEST(SliceDataBatch, PatchesAreExactCropsAndTumourDrawsHoldTumour) {
@@ -277,12 +271,6 @@ TEST(SliceDataBatch, PatchesAreExactCropsAndTumourDrawsHoldTumour) {
   p.patch_size = 64;
   EXPECT_THROW(make_batch(volumes, true, 2, p, 5, 0), std::invalid_argument);
 }
-
-}  // namespace
-}  // namespace aslseg::ssl
-
-namespace aslseg::ssl {
-namespace {
 
 // Lesion paste in the batch: with probability 1, every labelled sample whose slice holds liver
 // comes out with tumour, the donor and target recorded in its SampleChoice; off, the batches
