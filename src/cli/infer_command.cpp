@@ -28,7 +28,7 @@ using Clock = std::chrono::steady_clock;
 
 constexpr const char* kMaskExtension = ".nii.gz";
 constexpr const char* kProbabilitySuffix = "_tumour_prob.nii.gz";
-constexpr int64_t kDefaultBatchSize = 8;
+constexpr int64_t kDefaultBatchSize = 0;  // infer::auto_batch_size
 
 struct Options {
   fs::path model;
@@ -126,8 +126,9 @@ void log_model(const fs::path& checkpoint, const infer::Predictor& predictor) {
 
 void run_infer(const Options& o, CommandContext& ctx) {
   const auto start = Clock::now();
-  if (o.batch_size < 1)
-    throw InputError("", "--batch-size must be >= 1, got " + std::to_string(o.batch_size));
+  if (o.batch_size < 0)
+    throw InputError(
+        "", "--batch-size must be >= 0 (0: automatic), got " + std::to_string(o.batch_size));
   if (o.threads < 0)
     throw InputError("", "--threads must be >= 0 (0: automatic), got " + std::to_string(o.threads));
   if (o.threads > 0) core::apply_threads(o.threads);
@@ -145,7 +146,10 @@ void run_infer(const Options& o, CommandContext& ctx) {
   infer::Predictor predictor = infer::Predictor::from_checkpoint(checkpoint, device);
   log_model(checkpoint, predictor);
   infer::PredictParams params;
-  params.batch_size = o.batch_size;
+  params.batch_size =
+      o.batch_size > 0 ? o.batch_size : infer::auto_batch_size(predictor.spec().image_size);
+  spdlog::info("infer: {} slice(s) per forward pass{}", params.batch_size,
+               o.batch_size > 0 ? "" : " (automatic for the model size)");
   params.post.largest_liver_component = !o.no_largest_component;
   params.post.tumour_inside_liver = !o.no_tumour_in_liver;
   params.bf16 = o.bf16;
@@ -250,7 +254,9 @@ void register_infer(CLI::App& app, CommandContext& ctx) {
                   "i/n: take the cases whose 0-based index % n == i (job arrays)")
       ->capture_default_str();
   cmd->add_option("--device", opt->device, "auto | cpu | cuda | cuda:N")->capture_default_str();
-  cmd->add_option("--batch-size", opt->batch_size, "Slices per forward pass")
+  cmd->add_option("--batch-size", opt->batch_size,
+                  "Slices per forward pass; 0: as many as fit 2 x 256² model pixels (2 for a 256² "
+                  "model, 14 for 96², at most 16)")
       ->capture_default_str();
   cmd->add_flag("--no-largest-component", opt->no_largest_component,
                 "Keep every liver island (default: only the largest 3D component)");

@@ -152,4 +152,10 @@ std::vector<InputCase> select_shard(const std::vector<InputCase>& cases, const S
   return out;
 }
 
+int64_t auto_batch_size(int64_t model_image_size) {
+  if (model_image_size < 1) return 1;
+  const int64_t fit = kAutoBatchPixels / (model_image_size * model_image_size);
+  return std::clamp<int64_t>(fit, 1, kMaxAutoBatch);
+}
+
 }  // namespace aslseg::infer

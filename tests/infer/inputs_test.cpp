@@ -119,5 +119,19 @@ TEST(InferInputs, Shards) {
   EXPECT_TRUE(select_shard(cases, {5, 6}).empty());
 }
 
+// The automatic batch: the pixel budget at the model's size, at least 1, at most 16.
+TEST(InferInputs, AutomaticBatchFitsThePixelBudget) {
+  EXPECT_EQ(auto_batch_size(256), 2);
+  EXPECT_EQ(auto_batch_size(96), 14);  // 131072 / 9216 = 14.2
+  EXPECT_EQ(auto_batch_size(512), 1);
+  EXPECT_EQ(auto_batch_size(64), kMaxAutoBatch);
+  EXPECT_EQ(auto_batch_size(0), 1);
+  for (int64_t s : {32, 96, 128, 181, 256, 320, 512}) {
+    const int64_t b = auto_batch_size(s);
+    EXPECT_TRUE(b == 1 || b * s * s <= kAutoBatchPixels) << s;
+    EXPECT_TRUE(b == kMaxAutoBatch || (b + 1) * s * s > kAutoBatchPixels) << s;
+  }
+}
+
 }  // namespace
 }  // namespace aslseg::infer

@@ -17,6 +17,15 @@ struct InputCase {
   std::string stem;
 };
 
+// Slices per forward pass when --batch-size is 0 (the default): as many as fit a budget of
+// kAutoBatchPixels model-resolution pixels, between 1 and kMaxAutoBatch. Larger batches were
+// no faster on 2 cores and cost memory: a 512x512x100 volume through a 256² model took
+// 16.8-18.8 s at batch 8 and at batch 2, with peak RSS 1.1-1.2 GiB against 0.66 GiB
+// (docs/infer.md).
+inline constexpr int64_t kAutoBatchPixels = 2 * 256 * 256;
+inline constexpr int64_t kMaxAutoBatch = 16;
+int64_t auto_batch_size(int64_t model_image_size);
+
 // Run-folder lookup of --model: a file is the checkpoint itself; a folder gives the
 // segmentation net of the last finished round of a loop run (RUN/round_K/ss/checkpoint.pt),
 // else RUN/ss/checkpoint.pt (a run of the segmentation net alone), else RUN/checkpoint.pt.
