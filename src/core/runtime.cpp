@@ -97,6 +97,8 @@ ThreadSettings choose_threads(int requested) {
   return s;
 }
 
+namespace {
+
 using SetBlasThreads = void (*)(int);
 
 // openblas_set_num_threads when OpenBLAS is loaded and the user left OPENBLAS_NUM_THREADS
@@ -116,6 +118,8 @@ int limit_openblas_threads() {
   set(kOpenBlasThreads);
   return kOpenBlasThreads;
 }
+
+}  // namespace
 
 ThreadSettings apply_threads(int requested) {
   ThreadSettings s = choose_threads(requested);

@@ -18,7 +18,7 @@
 #include "aslseg/loop/selected_case.h"
 #include "aslseg/loop/stage_pipeline.h"
 #include "aslseg/loop/test_report.h"
-#include "aslseg/metrics/binary_metrics.h"
+#include "aslseg/metrics/lits_metrics.h"
 #include "aslseg/sam/sam_checkpoint.h"
 #include "aslseg/synth/rng.h"
 
@@ -34,9 +34,6 @@ constexpr const char* kStepAn = "an";
 constexpr const char* kScoresFile = "scores.json";
 constexpr const char* kSamDir = "sam";
 constexpr const char* kAnDir = "an";
-// LiTS classes: tumour = 2; the liver as scored = liver + tumour.
-constexpr metrics::LabelRange kTumourRange{kTumour, kTumour};
-constexpr metrics::LabelRange kOrganRange{kLiver, kTumour};
 
 std::string round_step(int round, const std::string& step) {
   return std::string(kRoundPrefix) + std::to_string(round) + "/" + step;
@@ -221,8 +218,9 @@ class Loop {
       return;
     }
     if (!params_.stages.adaptation) {
-      spdlog::warn("adaptation net skipped: switched off (loop.stages.adaptation = false); "
-                   "PL3 = PL2");
+      spdlog::warn(
+          "adaptation net skipped: switched off (loop.stages.adaptation = false); "
+          "PL3 = PL2");
       state_.mark_done(kStepAn, {{"skipped", "switched off (loop.stages.adaptation = false)"}});
       return;
     }
@@ -376,9 +374,9 @@ class Loop {
         groups[chosen.count(id) ? "selected" : "rejected"].push_back(
             {{"case", id},
              {"reliability", s.at("reliability")},
-             {"pl1_tumour_dice", metrics::dice(pl1, truth, kTumourRange)},
-             {"pl3_tumour_dice", metrics::dice(pl3, truth, kTumourRange)},
-             {"pl3_liver_dice", metrics::dice(pl3, truth, kOrganRange)},
+             {"pl1_tumour_dice", metrics::dice(pl1, truth, metrics::kLitsTumour)},
+             {"pl3_tumour_dice", metrics::dice(pl3, truth, metrics::kLitsTumour)},
+             {"pl3_liver_dice", metrics::dice(pl3, truth, metrics::kLitsLiver)},
              {"truth_tumour_voxels", std::count(truth.voxels.begin(), truth.voxels.end(),
                                                 static_cast<uint8_t>(kTumour))}});
       } catch (const InputError& e) {
@@ -467,11 +465,11 @@ std::string results_table(const json& summary) {
       out += line;
     }
   }
-  for (const char* stage : {"sam", "an"}) {
-    const json& info = summary.value(stage, json(nullptr));
+  for (const auto& [step, name] :
+       {std::pair{kStepSam, "SAM"}, std::pair{kStepAn, "adaptation net"}}) {
+    const json& info = summary.value(step, json(nullptr));
     if (info.is_object() && info.contains("skipped"))
-      out += std::string(stage == std::string("sam") ? "SAM" : "adaptation net") +
-             " skipped (its stage repeats the stage before it): " +
+      out += std::string(name) + " skipped (its stage repeats the stage before it): " +
              info.at("skipped").get<std::string>() + "\n";
   }
   return out;

@@ -5,8 +5,8 @@ namespace aslseg::metrics {
 const std::vector<EvaluatedClass>& lits_classes() {
   // LiTS scores the liver as the whole organ, tumours included, and the tumour on its own.
   static const std::vector<EvaluatedClass> classes{
-      {"liver", LabelRange{kLiver, kMaxLabel}},
-      {"tumour", LabelRange{kTumour, kTumour}},
+      {"liver", kLitsLiver},
+      {"tumour", kLitsTumour},
   };
   return classes;
 }

@@ -236,11 +236,12 @@ LabelledStack labelled_stack(const PreparedVolume& v, int64_t z, const SliceData
   return s;
 }
 
-}  // namespace
-
+// The in-plane side of the batches: patch_size when set, else image_size.
 int64_t sample_side(const SliceDataParams& params) {
   return params.patch_size > 0 ? params.patch_size : params.image_size;
 }
+
+}  // namespace
 
 SampleChoice choose_sample(const std::vector<PreparedVolume>& volumes, bool labelled,
                            const SliceDataParams& params, uint64_t seed, int64_t step,

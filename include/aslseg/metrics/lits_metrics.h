@@ -15,6 +15,10 @@ struct EvaluatedClass {
   LabelRange labels;
 };
 
+// The two LiTS classes as label ranges.
+inline constexpr LabelRange kLitsLiver{kLiver, kMaxLabel};
+inline constexpr LabelRange kLitsTumour{kTumour, kTumour};
+
 // The classes every report holds, in report order: {"liver", >= 1}, {"tumour", == 2}.
 const std::vector<EvaluatedClass>& lits_classes();
 

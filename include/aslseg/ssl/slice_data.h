@@ -69,9 +69,6 @@ std::vector<PreparedVolume> prepare_labelled(const std::vector<dataset::Labelled
 std::vector<PreparedVolume> prepare_unlabelled(const std::vector<dataset::UnlabelledCase>& cases,
                                                const SliceDataParams& params);
 
-// The in-plane side of the batches: patch_size when set, else image_size.
-int64_t sample_side(const SliceDataParams& params);
-
 // Builds the [2k+1, S, S] stack for slice z (edge slices replicated), no augmentation.
 torch::Tensor context_stack(const PreparedVolume& v, int64_t z, int64_t context);
 
