@@ -29,6 +29,11 @@ constexpr uint64_t kLabelledStream = 1;
 constexpr uint64_t kUnlabelledStream = 0;
 constexpr uint8_t kLiverLabel = 1;  // LiTS
 constexpr uint8_t kTumourLabel = 2;
+// Synthetic lesions: in-plane elongation up to e^0.3 = 1.35 (semi-axes ratio 1.8), and a
+// boundary perturbation that keeps the radius positive.
+constexpr double kMaxLogElongation = 0.3;
+constexpr double kMaxSynthIrregularity = 0.5;
+constexpr double kPi = 3.14159265358979323846;
 
 void require(bool ok, const std::string& message) {
   if (!ok) throw std::invalid_argument(message);
@@ -61,6 +66,18 @@ void validate_sampling(const SliceDataParams& p) {
   require(l.invert_probability >= 0.0 && l.invert_probability <= 1.0,
           "lesion_paste.invert_probability must be in [0, 1], got " +
               std::to_string(l.invert_probability));
+  const LesionSynthParams& y = p.lesion_synth;
+  require(y.probability >= 0.0 && y.probability <= 1.0,
+          "lesion_synth.probability must be in [0, 1], got " + std::to_string(y.probability));
+  require(y.radius_min_mm > 0.0 && y.radius_min_mm <= y.radius_max_mm,
+          "lesion_synth needs 0 < radius_min_mm <= radius_max_mm");
+  require(y.contrast_min_hu >= 0.0 && y.contrast_min_hu <= y.contrast_max_hu,
+          "lesion_synth needs 0 <= contrast_min_hu <= contrast_max_hu");
+  require(y.hypo_probability >= 0.0 && y.hypo_probability <= 1.0,
+          "lesion_synth.hypo_probability must be in [0, 1]");
+  require(
+      y.irregularity >= 0.0 && y.irregularity <= kMaxSynthIrregularity,
+      "lesion_synth.irregularity must be in [0, " + std::to_string(kMaxSynthIrregularity) + "]");
 }
 
 // Every volume must be what prepare_* makes at this image_size: CPU, contiguous, [Z, S, S].
@@ -168,9 +185,35 @@ std::optional<SampleChoice::Paste> draw_paste(const std::vector<PreparedVolume>&
   return paste;
 }
 
+// A synthetic lesion centred on a liver pixel of the sample's slice (after any paste); its
+// centre lies within half a slice, and within half its radius, of that slice.
+std::optional<SynthDraw> draw_synth(const PreparedVolume& v, const SampleChoice& c,
+                                    const SliceDataParams& p, synth::Rng& rng) {
+  const LesionSynthParams& y = p.lesion_synth;
+  if (!rng.bernoulli(y.probability)) return std::nullopt;
+  const auto at = pick_pixel(rng, v, c.slice, kLiverLabel);
+  if (!at) return std::nullopt;
+  SynthDraw d;
+  d.centre_x = static_cast<double>(at->first);
+  d.centre_y = static_cast<double>(at->second);
+  d.radius_mm = rng.log_uniform(y.radius_min_mm, y.radius_max_mm);
+  const double z_reach = 0.5 * std::min(v.spacing.slice_mm, d.radius_mm);
+  d.centre_z_mm = rng.uniform(-z_reach, z_reach);
+  d.elongation = std::exp(rng.uniform(-kMaxLogElongation, kMaxLogElongation));
+  d.angle_rad = rng.uniform(0.0, kPi);
+  d.harmonic2 = rng.uniform(0.0, 0.5 * y.irregularity);
+  d.phase2 = rng.uniform(0.0, 2.0 * kPi);
+  d.harmonic3 = rng.uniform(0.0, 0.5 * y.irregularity);
+  d.phase3 = rng.uniform(0.0, 2.0 * kPi);
+  const double hu = rng.uniform(y.contrast_min_hu, y.contrast_max_hu);
+  const double sign = rng.bernoulli(y.hypo_probability) ? -1.0 : 1.0;
+  d.contrast = sign * hu / static_cast<double>(p.window.width);
+  return d;
+}
+
 // Where the patch of a sample sits: near a tumour pixel for tumour draws and near a pasted
-// lesion (so the lesion is not always at the centre), else anywhere the patch fits inside the
-// slice.
+// or synthetic lesion (so the lesion is not always at the centre), else anywhere the patch fits
+// inside the slice.
 PatchWindow draw_window(const PreparedVolume& v, const SampleChoice& c, const SliceDataParams& p,
                         synth::Rng& rng) {
   PatchWindow w;
@@ -180,6 +223,9 @@ PatchWindow draw_window(const PreparedVolume& v, const SampleChoice& c, const Sl
   std::optional<std::pair<int64_t, int64_t>> anchor;
   if (c.tumour_draw) anchor = pick_pixel(rng, v, c.slice, kTumourLabel);
   if (!anchor && c.paste) anchor = std::make_pair(c.paste->draw.target_x, c.paste->draw.target_y);
+  if (!anchor && c.synth)
+    anchor = std::make_pair(static_cast<int64_t>(c.synth->centre_x),
+                            static_cast<int64_t>(c.synth->centre_y));
   if (anchor) {
     const auto [x, y] = *anchor;
     const double jitter = 0.25 * static_cast<double>(p.patch_size);
@@ -215,6 +261,8 @@ SampleChoice choose(const std::vector<PreparedVolume>& volumes, const Pools& poo
   if (p.augment.enabled) c.augment = draw_augment(p.augment, rng);
   if (labelled && p.lesion_paste.probability > 0.0)
     c.paste = draw_paste(volumes, pools, c, p.lesion_paste, rng);
+  if (labelled && p.lesion_synth.probability > 0.0)
+    c.synth = draw_synth(volumes[static_cast<size_t>(c.volume)], c, p, rng);
   // Drawn last, so that whole-slice training keeps the draws it always had.
   if (p.patch_size > 0) c.window = draw_window(volumes[static_cast<size_t>(c.volume)], c, p, rng);
   return c;
@@ -273,6 +321,8 @@ Batch make_batch(const std::vector<PreparedVolume>& volumes, bool labelled, int6
   in.width = side;
   std::vector<float> pasted_image;  // the stack with a pasted lesion, when a sample has one
   std::vector<uint8_t> pasted_label;
+  std::vector<float> synth_image;  // the stack with a synthetic lesion added
+  std::vector<uint8_t> synth_label;
   for (int64_t i = 0; i < batch_size; ++i) {
     const SampleChoice c = choose(volumes, pools, labelled, params, seed, step, i);
     const PreparedVolume& v = volumes[static_cast<size_t>(c.volume)];
@@ -289,6 +339,22 @@ Batch make_batch(const std::vector<PreparedVolume>& volumes, bool labelled, int6
       for (int64_t ch = 0; ch < channels; ++ch)
         in.channels[static_cast<size_t>(ch)] = pasted_image.data() + ch * plane;
       in.label = pasted_label.data();
+    }
+    if (c.synth) {
+      // On top of a pasted lesion, if any: the image as pasted, the liver of the recipient.
+      LabelledStack recipient = stack;
+      recipient.channels = in.channels;
+      synth_image.resize(static_cast<size_t>(channels * plane));
+      synth_label.resize(static_cast<size_t>(plane));
+      synthesize_lesion(recipient, v.spacing, *c.synth, synth_image.data(), synth_label.data());
+      if (c.paste) {  // keep the pasted lesion's label
+        for (int64_t j = 0; j < plane; ++j)
+          if (pasted_label[static_cast<size_t>(j)] == kTumourLabel)
+            synth_label[static_cast<size_t>(j)] = kTumourLabel;
+      }
+      for (int64_t ch = 0; ch < channels; ++ch)
+        in.channels[static_cast<size_t>(ch)] = synth_image.data() + ch * plane;
+      in.label = synth_label.data();
     }
     SliceOutput out;
     out.image = b.image.data_ptr<float>() + i * channels * out_plane;

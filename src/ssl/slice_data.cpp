@@ -89,6 +89,13 @@ PreparedVolume prepare_case(const std::string& id, const std::filesystem::path& 
   PreparedVolume v;
   v.id = id;
   Image hu = io::read_image(image_path);
+  const Geometry& g = hu.geometry;
+  const double side = static_cast<double>(params.image_size);
+  v.spacing.pixel_mm = 0.5 *
+                       (g.spacing[0] * static_cast<double>(g.size[0]) +
+                        g.spacing[1] * static_cast<double>(g.size[1])) /
+                       side;
+  v.spacing.slice_mm = g.spacing[2];
   // Read the label before the heavy work: a bad label file fails fast.
   LabelMap labels;
   if (label_path != nullptr) labels = io::read_labels_matching(*label_path, hu.geometry);

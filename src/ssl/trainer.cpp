@@ -157,6 +157,14 @@ void to_json(json& j, const SliceDataParams& d) {
          {"contrast_min", d.lesion_paste.contrast_min},
          {"contrast_max", d.lesion_paste.contrast_max},
          {"invert_probability", d.lesion_paste.invert_probability}}},
+       {"lesion_synth",
+        {{"probability", d.lesion_synth.probability},
+         {"radius_min_mm", d.lesion_synth.radius_min_mm},
+         {"radius_max_mm", d.lesion_synth.radius_max_mm},
+         {"contrast_min_hu", d.lesion_synth.contrast_min_hu},
+         {"contrast_max_hu", d.lesion_synth.contrast_max_hu},
+         {"hypo_probability", d.lesion_synth.hypo_probability},
+         {"irregularity", d.lesion_synth.irregularity}}},
        {"liver_slices_only", d.liver_slices_only},
        {"workers", d.workers},
        {"prefetch", d.prefetch},
@@ -180,6 +188,17 @@ void from_json(const json& j, SliceDataParams& d) {
     p.contrast_min = l.value("contrast_min", p.contrast_min);
     p.contrast_max = l.value("contrast_max", p.contrast_max);
     p.invert_probability = l.value("invert_probability", p.invert_probability);
+  }
+  if (j.contains("lesion_synth")) {
+    const json& l = j.at("lesion_synth");
+    LesionSynthParams& p = d.lesion_synth;
+    p.probability = l.value("probability", p.probability);
+    p.radius_min_mm = l.value("radius_min_mm", p.radius_min_mm);
+    p.radius_max_mm = l.value("radius_max_mm", p.radius_max_mm);
+    p.contrast_min_hu = l.value("contrast_min_hu", p.contrast_min_hu);
+    p.contrast_max_hu = l.value("contrast_max_hu", p.contrast_max_hu);
+    p.hypo_probability = l.value("hypo_probability", p.hypo_probability);
+    p.irregularity = l.value("irregularity", p.irregularity);
   }
   d.workers = j.value("workers", d.workers);
   d.prefetch = j.value("prefetch", d.prefetch);

@@ -302,5 +302,33 @@ TEST(SliceDataBatch, LesionPasteGivesEveryLiverSliceATumour) {
   EXPECT_THROW(make_batch(volumes, true, 2, p, 9, 0), std::invalid_argument);
 }
 
+// Synthetic lesions in the batch: with probability 1, every labelled sample whose slice holds
+// liver gets tumour at the drawn centre; off, the batches are those without the option.
+TEST(SliceDataBatch, LesionSynthGivesEveryLiverSliceATumourAtItsCentre) {
+  const auto volumes = testing::coded_set();
+  SliceDataParams p = small_params();
+  p.augment.enabled = false;
+  p.tumour_slice_fraction = 0.0;
+  p.liver_slices_only = true;
+  const Batch plain = make_batch(volumes, true, 16, p, 9, 0);
+  p.lesion_synth.probability = 1.0;
+  p.lesion_synth.radius_min_mm = 2.0;
+  p.lesion_synth.radius_max_mm = 3.0;
+  const Batch synthetic = make_batch(volumes, true, 16, p, 9, 0);
+  for (int64_t i = 0; i < 16; ++i) {
+    const SampleChoice c = choose_sample(volumes, true, p, 9, 0, i);
+    ASSERT_TRUE(c.synth.has_value()) << i;
+    const auto x = static_cast<int64_t>(c.synth->centre_x);
+    const auto y = static_cast<int64_t>(c.synth->centre_y);
+    EXPECT_EQ(volumes[static_cast<size_t>(c.volume)].label[c.slice][y][x].item<int64_t>(), 1);
+    EXPECT_EQ(synthetic.label[i][y][x].item<int64_t>(), 2) << i;
+  }
+  EXPECT_FALSE(choose_sample(volumes, false, p, 9, 0, 0).synth.has_value());
+  p.lesion_synth.probability = 0.0;
+  EXPECT_TRUE(testing::bitwise_equal(make_batch(volumes, true, 16, p, 9, 0), plain));
+  p.lesion_synth.radius_min_mm = 0.0;
+  EXPECT_THROW(make_batch(volumes, true, 2, p, 9, 0), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace aslseg::ssl

@@ -21,6 +21,7 @@
 #include "aslseg/ssl/augment.h"
 #include "aslseg/ssl/batch.h"
 #include "aslseg/ssl/lesion_paste.h"
+#include "aslseg/ssl/lesion_synth.h"
 
 namespace aslseg::ssl {
 
@@ -46,6 +47,7 @@ struct SliceDataParams {
   bool liver_slices_only = false;  // draw only slices that contain liver (labelled)
   AugmentParams augment;
   LesionPasteParams lesion_paste;  // labelled samples only
+  LesionSynthParams lesion_synth;  // labelled samples only
   int64_t workers = 2;             // prefetch threads; 0 computes each batch in get()
   int64_t prefetch = 4;            // batches queued ahead; 0 computes each batch in get()
 };
@@ -58,6 +60,7 @@ struct PreparedVolume {
   torch::Tensor label;                 // [Z, S, S] uint8, undefined for unlabelled volumes
   std::vector<int64_t> tumour_slices;  // labelled only
   std::vector<int64_t> liver_slices;   // labelled only
+  StackSpacing spacing;                // mm per pixel after the resize, mm between slices
 };
 
 // Reads and preprocesses the cases (in parallel). Labelled volumes get their labels (checked
@@ -109,7 +112,8 @@ struct SampleChoice {
     int64_t donor_slice = 0;
     PasteDraw draw;
   };
-  std::optional<Paste> paste;  // a lesion pasted before the augmentation
+  std::optional<Paste> paste;      // a lesion pasted before the augmentation
+  std::optional<SynthDraw> synth;  // a synthetic lesion added after the paste
 };
 SampleChoice choose_sample(const std::vector<PreparedVolume>& volumes, bool labelled,
                            const SliceDataParams& params, uint64_t seed, int64_t step,
