@@ -42,6 +42,7 @@ struct Options {
   bool no_tumour_in_liver = false;
   bool save_probabilities = false;
   bool bf16 = false;
+  bool mirror = false;
   int threads = 0;
 };
 
@@ -153,6 +154,7 @@ void run_infer(const Options& o, CommandContext& ctx) {
   params.post.largest_liver_component = !o.no_largest_component;
   params.post.tumour_inside_liver = !o.no_tumour_in_liver;
   params.bf16 = o.bf16;
+  params.mirror = o.mirror;
   spdlog::info("infer: {} case(s) in {}{}, writing to {}", cases.size(), o.input.string(),
                shard.count > 1 ? " (shard " + o.shard + " of " + std::to_string(all.size()) + ")"
                                : std::string(),
@@ -264,6 +266,8 @@ void register_infer(CLI::App& app, CommandContext& ctx) {
                 "Keep tumour voxels that touch no liver (default: they become background)");
   cmd->add_flag("--save-probabilities", opt->save_probabilities,
                 "Also write OUTPUT/<stem>_tumour_prob.nii.gz (float32, before post-processing)");
+  cmd->add_flag("--mirror", opt->mirror,
+                "Test-time mirroring: average the net over 4 flips of each slice (4x the time)");
   cmd->add_flag("--bf16,!--no-bf16", opt->bf16,
                 "bf16 forward pass where it is native: CUDA, CPUs with AVX512-BF16 or AMX (float32 "
                 "elsewhere); --no-bf16 forces float32 (default: --no-bf16)");

@@ -163,6 +163,13 @@ Prediction Predictor::predict(const WindowedVolume& input, const PredictParams& 
     torch::Tensor x = staging.narrow(0, 0, n).to(device_);
     x = resize_bilinear(x, side, side).to(dtype);
     torch::Tensor probs = torch::softmax(net_->forward(x).to(torch::kFloat), /*dim=*/1);
+    if (params.mirror) {
+      // The flips besides the identity, over [B, C, H, W]'s W, H and both.
+      const std::vector<std::vector<int64_t>> flips{{3}, {2}, {2, 3}};
+      for (const std::vector<int64_t>& dims : flips)
+        probs += torch::softmax(net_->forward(x.flip(dims)).to(torch::kFloat), 1).flip(dims);
+      probs /= static_cast<double>(flips.size() + 1);
+    }
     // Probabilities, not labels, go back to the slice size: smoother borders than resizing
     // an argmax.
     probs = resize_bilinear(probs, height, width);

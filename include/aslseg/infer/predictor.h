@@ -27,6 +27,9 @@ struct PredictParams {
   // bf16 forward pass on CUDA (net and input cast to bfloat16; softmax and everything after in
   // float32); ignored on the CPU.
   bool bf16 = false;
+  // Test-time mirroring (nnU-Net's habit): the softmax averaged over the slice as is and
+  // flipped left-right, up-down and both, each flipped back. Four forward passes per slice.
+  bool mirror = false;
   // > 0: also Prediction::entropy, from this many Monte-Carlo dropout passes (Gal and
   // Ghahramani 2016; the uncertainty of UA-MT and of the loop's selection gate). Needs a net
   // with dropout > 0. The dropout masks are drawn from torch's generator seeded with mc_seed
