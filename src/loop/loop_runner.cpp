@@ -208,6 +208,7 @@ class Loop {
     SamStageParams s;
     s.prompts = params_.sam.prompts;
     s.window = params_.sam.finetune.window;  // SAM sees the slices as it was fine-tuned on them
+    s.roi = params_.sam.finetune.roi;
     return s;
   }
 

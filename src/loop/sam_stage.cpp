@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "aslseg/config/json_fields.h"
+#include "aslseg/preprocess/intensity.h"
 
 namespace aslseg::loop {
 
@@ -14,7 +15,7 @@ namespace {
 
 using nlohmann::json;
 
-const std::vector<std::string> kStageKeys{"prompts", "window"};
+const std::vector<std::string> kStageKeys{"prompts", "window", "roi"};
 const std::vector<std::string> kWindowKeys{"level", "width"};
 constexpr const char* kWhere = "sam_stage";
 // Where a padding point sits; SAM ignores its position (label -1 selects the "not a point"
@@ -35,10 +36,9 @@ void check_grid(const Image& hu, const LabelMap& source) {
     throw std::invalid_argument("sam stage: image or prompt source holds the wrong voxel count");
 }
 
-// Writes kTumour into slice z of `out` wherever any of the predicted masks is set.
-void paint_union(const sam::SamPrediction& prediction, LabelMap& out, int64_t z) {
-  // masks: bool [B, 1, H, W] (multimask off) -> the union over sets and masks, [H, W].
-  const torch::Tensor any = prediction.masks.flatten(0, 1).any(0).to(torch::kUInt8).contiguous();
+// Writes kTumour into slice z of `out` wherever `mask` ([H, W], bool) is set.
+void paint_mask(const torch::Tensor& mask, LabelMap& out, int64_t z) {
+  const torch::Tensor any = mask.to(torch::kUInt8).contiguous();
   const uint8_t* m = any.data_ptr<uint8_t>();
   uint8_t* dst = out.slice(z);
   const int64_t n = out.geometry.slice_voxels();
@@ -46,11 +46,18 @@ void paint_union(const sam::SamPrediction& prediction, LabelMap& out, int64_t z)
     if (m[i]) dst[i] = kTumour;
 }
 
+// Writes kTumour into slice z of `out` wherever any of the predicted masks is set.
+void paint_union(const sam::SamPrediction& prediction, LabelMap& out, int64_t z) {
+  // masks: bool [B, 1, H, W] (multimask off) -> the union over sets and masks, [H, W].
+  paint_mask(prediction.masks.flatten(0, 1).any(0), out, z);
+}
+
 }  // namespace
 
 void to_json(json& j, const SamStageParams& p) {
   j = json{{"prompts", p.prompts},
-           {"window", {{"level", p.window.level}, {"width", p.window.width}}}};
+           {"window", {{"level", p.window.level}, {"width", p.window.width}}},
+           {"roi", p.roi}};
 }
 
 void from_json(const json& j, SamStageParams& p) {
@@ -73,6 +80,13 @@ void from_json(const json& j, SamStageParams& p) {
       preprocess::validate(out.window);
     } catch (const std::invalid_argument& e) {
       throw std::invalid_argument(where + ": " + e.what());
+    }
+  }
+  if (j.contains("roi")) {
+    try {
+      j.at("roi").get_to(out.roi);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(std::string(kWhere) + "." + e.what());
     }
   }
   p = out;
@@ -142,9 +156,24 @@ std::vector<LabelMap> sam_tumour_many(sam::SamPredictor& predictor, const Image&
 
   std::vector<LabelMap> out(sources.size(), LabelMap(hu.geometry, kBackground));
   SamStageStats local;
+  const int64_t width = hu.geometry.size[0];
+  const int64_t height = hu.geometry.size[1];
   for (const auto& [z, entries] : by_slice) {
-    predictor.set_slice(hu, z, params.window);
     ++local.slices_prompted;
+    if (params.roi.enabled) {
+      // Each set on its own crop: the slice is windowed once, encoded per set.
+      torch::Tensor windowed = torch::empty({height, width}, torch::kFloat);
+      preprocess::apply_window(hu.slice(z), nullptr, windowed.data_ptr<float>(),
+                               static_cast<size_t>(width * height), params.window);
+      for (const auto& [i, sets] : entries) {
+        const torch::Tensor mask =
+            sam::predict_in_rois(predictor, windowed, stack_prompt_sets(*sets), params.roi);
+        paint_mask(mask, out[i], z);
+        local.prompt_sets += static_cast<int64_t>(sets->size());
+      }
+      continue;
+    }
+    predictor.set_slice(hu, z, params.window);
     for (const auto& [i, sets] : entries) {
       const sam::SamPrediction pred = predictor.predict(stack_prompt_sets(*sets), false);
       paint_union(pred, out[i], z);

@@ -30,8 +30,8 @@ constexpr uint64_t kStepStreamSalt = 0x73616d74756e65ULL;
 // Fixed stream of the exact (un-jittered) validation prompts; they draw nothing random.
 constexpr uint64_t kValidationSeed = 0;
 
-torch::Tensor encode_slice(models::Sam& sam, const LabelledSlice& s, torch::Device device) {
-  const torch::Tensor image = sam_image_from_windowed(s.windowed, sam->config());
+torch::Tensor encode_slice(models::Sam& sam, const torch::Tensor& windowed, torch::Device device) {
+  const torch::Tensor image = sam_image_from_windowed(windowed, sam->config());
   return sam->encode(sam->preprocess(image.to(device)));
 }
 
@@ -51,7 +51,8 @@ double dice_of(const torch::Tensor& pred, const torch::Tensor& truth) {
 
 // box_prompt_dice, with the slices' embeddings when they are already known (else encoded).
 double box_dice(const models::Sam& sam, const std::vector<LabelledSlice>& slices,
-                torch::Device device, const std::vector<torch::Tensor>* embeddings) {
+                torch::Device device, const std::vector<torch::Tensor>* embeddings,
+                const RoiParams& roi) {
   SamPredictor predictor(sam, device);
   double sum = 0.0;
   int64_t count = 0;
@@ -63,6 +64,13 @@ double box_dice(const models::Sam& sam, const std::vector<LabelledSlice>& slices
     synth::Rng rng(kValidationSeed);
     const auto prompts = prompts_from_mask(mask.data_ptr<uint8_t>(), w, h, exact_boxes(), rng);
     if (prompts.empty()) continue;
+    if (roi.enabled) {
+      const torch::Tensor uni =
+          predict_in_rois(predictor, s.windowed, to_sam_prompts(prompts, true), roi);
+      sum += dice_of(uni, mask > 0);
+      ++count;
+      continue;
+    }
     if (embeddings != nullptr)
       predictor.set_embedding((*embeddings)[i], h, w);
     else
@@ -141,8 +149,8 @@ class EncoderFreeze {
 }  // namespace
 
 double box_prompt_dice(const models::Sam& sam, const std::vector<LabelledSlice>& slices,
-                       torch::Device device) {
-  return box_dice(sam, slices, device, nullptr);
+                       torch::Device device, const RoiParams& roi) {
+  return box_dice(sam, slices, device, nullptr, roi);
 }
 
 FinetuneResult finetune_sam(models::Sam& sam, const std::vector<LabelledSlice>& slices,
@@ -176,19 +184,20 @@ FinetuneResult finetune_sam(models::Sam& sam, const std::vector<LabelledSlice>& 
       slices.size(), params.steps, params.batch_slices, params.prompts_per_slice, trainable_count,
       sam->num_parameters(), params.freeze_image_encoder ? "frozen" : "trained", device.str());
 
-  // Frozen encoder: each slice is encoded once, here.
+  // Frozen encoder: each slice is encoded once, here (not with crops: they move with the jitter).
+  const bool cached = params.freeze_image_encoder && !params.roi.enabled;
   std::vector<torch::Tensor> cache;
   std::vector<torch::Tensor> validation_cache;
-  if (params.freeze_image_encoder) {
+  if (cached) {
     torch::NoGradGuard no_grad;
     sam->eval();
     cli::Progress progress("sam encode", static_cast<int64_t>(slices.size() + validation.size()));
     for (const auto& s : slices) {
-      cache.push_back(encode_slice(sam, s, device));
+      cache.push_back(encode_slice(sam, s.windowed, device));
       progress.tick();
     }
     for (const auto& s : validation) {
-      validation_cache.push_back(encode_slice(sam, s, device));
+      validation_cache.push_back(encode_slice(sam, s.windowed, device));
       progress.tick();
     }
     progress.finish();
@@ -197,8 +206,8 @@ FinetuneResult finetune_sam(models::Sam& sam, const std::vector<LabelledSlice>& 
   }
   auto validate_now = [&](int64_t step) {
     if (validation.empty()) return -1.0;
-    const double d = box_dice(sam, validation, device,
-                              params.freeze_image_encoder ? &validation_cache : nullptr);
+    const double d =
+        box_dice(sam, validation, device, cached ? &validation_cache : nullptr, params.roi);
     log.write({{"step", step}, {"validation_box_dice", d}, {"seconds", seconds()}});
     spdlog::info("sam finetune: step {}: validation Dice (exact GT boxes) {:.4f} on {} slices",
                  step, d, validation.size());
@@ -223,6 +232,44 @@ FinetuneResult finetune_sam(models::Sam& sam, const std::vector<LabelledSlice>& 
     save_sam_pth(sam, result.pth);
   };
 
+  // One decoder pass on `embedding` for `prompts` (frame of an h x w image) against `target`
+  // [P, 1, h, w] on the device; backward of `share` of the loss (its part of the step).
+  auto train_on = [&](const torch::Tensor& embedding, const SamPrompts& sp,
+                      const torch::Tensor& target, int64_t h, int64_t w, double share) {
+    models::SamPrompt mp;
+    if (sp.boxes.defined()) mp.boxes = apply_boxes(sp.boxes, {h, w}, cfg.image_size).to(device);
+    if (sp.point_coords.defined()) {
+      mp.point_coords = apply_coords(sp.point_coords, {h, w}, cfg.image_size).to(device);
+      mp.point_labels = sp.point_labels.to(device);
+    }
+    auto [low_res, iou_pred] = sam->decode(embedding, mp, params.multimask);
+    const torch::Tensor logits = sam->postprocess_masks(
+        low_res, preprocess_shape(h, w, cfg.image_size), {h, w});  // [P, C, h, w]
+    const torch::Tensor dice = dice_loss_per_mask(logits, target);
+    const torch::Tensor bce = bce_loss_per_mask(logits, target);
+    torch::Tensor per_mask = params.dice_weight * dice + params.bce_weight * bce;
+    torch::Tensor focal = torch::zeros_like(dice);
+    if (params.focal_weight > 0.0) {
+      focal = focal_loss_per_mask(logits, target);
+      per_mask = per_mask + params.focal_weight * focal;
+    }
+    // Multimask: only each prompt's best output is trained (SAM's ambiguity-aware loss).
+    const torch::Tensor best = per_mask.argmin(1, /*keepdim=*/true);
+    const torch::Tensor mask_loss = per_mask.gather(1, best).mean();
+    const torch::Tensor iou_mse =
+        torch::mse_loss(iou_pred, mask_iou(logits, target, cfg.mask_threshold));
+    const torch::Tensor loss = mask_loss + params.iou_weight * iou_mse;
+    (loss * share).backward();
+    LossTerms t;
+    t.loss = loss.item<double>();
+    t.dice = dice.gather(1, best).mean().item<double>();
+    t.bce = bce.gather(1, best).mean().item<double>();
+    t.focal = focal.gather(1, best).mean().item<double>();
+    t.iou_mse = iou_mse.item<double>();
+    t.n = 1;
+    return t;
+  };
+
   LossTerms window_terms;
   bool first_window = true;
   cli::Progress progress("sam finetune", params.steps);
@@ -232,6 +279,7 @@ FinetuneResult finetune_sam(models::Sam& sam, const std::vector<LabelledSlice>& 
     synth::Rng rng(synth::hash_combine(params.seed ^ kStepStreamSalt, static_cast<uint64_t>(step)));
     optimizer.zero_grad();
     LossTerms step_terms;
+    const auto batch = static_cast<double>(params.batch_slices);
     for (int64_t b = 0; b < params.batch_slices; ++b) {
       const auto idx = static_cast<size_t>(rng.uniform_int(0, static_cast<int>(slices.size()) - 1));
       const LabelledSlice& s = slices[idx];
@@ -245,44 +293,33 @@ FinetuneResult finetune_sam(models::Sam& sam, const std::vector<LabelledSlice>& 
       // Each prompt's target: its own component.
       const std::vector<uint8_t> masks = component_masks(m, w, h, prompts);
       const auto p = static_cast<int64_t>(prompts.size());
-      const torch::Tensor target =
+      const torch::Tensor targets =
           torch::from_blob(const_cast<uint8_t*>(masks.data()), {p, 1, h, w}, torch::kUInt8)
-              .to(device, torch::kFloat);
-      const SamPrompts sp = to_sam_prompts(prompts, gp.use_box);
-      models::SamPrompt mp;
-      if (sp.boxes.defined()) mp.boxes = apply_boxes(sp.boxes, {h, w}, cfg.image_size).to(device);
-      if (sp.point_coords.defined()) {
-        mp.point_coords = apply_coords(sp.point_coords, {h, w}, cfg.image_size).to(device);
-        mp.point_labels = sp.point_labels.to(device);
+              .to(torch::kFloat);
+      const SamPrompts all = to_sam_prompts(prompts, gp.use_box);
+      if (!params.roi.enabled) {
+        const torch::Tensor embedding = cached ? cache[idx] : encode_slice(sam, s.windowed, device);
+        step_terms.add(train_on(embedding, all, targets.to(device), h, w, 1.0 / batch));
+        continue;
       }
-      const torch::Tensor embedding =
-          params.freeze_image_encoder ? cache[idx] : encode_slice(sam, s, device);
-      auto [low_res, iou_pred] = sam->decode(embedding, mp, params.multimask);
-      const torch::Tensor logits = sam->postprocess_masks(
-          low_res, preprocess_shape(h, w, cfg.image_size), {h, w});  // [P, C, h, w]
-      const torch::Tensor dice = dice_loss_per_mask(logits, target);
-      const torch::Tensor bce = bce_loss_per_mask(logits, target);
-      torch::Tensor per_mask = params.dice_weight * dice + params.bce_weight * bce;
-      torch::Tensor focal = torch::zeros_like(dice);
-      if (params.focal_weight > 0.0) {
-        focal = focal_loss_per_mask(logits, target);
-        per_mask = per_mask + params.focal_weight * focal;
+      // One crop per prompt, around its jittered box, as the SAM stage crops PL1's boxes.
+      for (int64_t k = 0; k < p; ++k) {
+        const Roi roi = roi_around(prompts[static_cast<size_t>(k)].box, params.roi);
+        SamPrompts one;
+        one.boxes = all.boxes.narrow(0, k, 1);
+        if (all.point_coords.defined()) {
+          one.point_coords = all.point_coords.narrow(0, k, 1);
+          one.point_labels = all.point_labels.narrow(0, k, 1);
+        }
+        torch::Tensor embedding;
+        {
+          torch::AutoGradMode grad(!params.freeze_image_encoder);
+          embedding = encode_slice(sam, crop(s.windowed, roi), device);
+        }
+        const torch::Tensor target = crop(targets[k][0], roi).view({1, 1, roi.side, roi.side});
+        step_terms.add(train_on(embedding, to_roi(one, roi), target.to(device), roi.side, roi.side,
+                                1.0 / (batch * static_cast<double>(p))));
       }
-      // Multimask: only each prompt's best output is trained (SAM's ambiguity-aware loss).
-      const torch::Tensor best = per_mask.argmin(1, /*keepdim=*/true);
-      const torch::Tensor mask_loss = per_mask.gather(1, best).mean();
-      const torch::Tensor iou_mse =
-          torch::mse_loss(iou_pred, mask_iou(logits, target, cfg.mask_threshold));
-      const torch::Tensor loss = mask_loss + params.iou_weight * iou_mse;
-      (loss / static_cast<double>(params.batch_slices)).backward();
-      LossTerms t;
-      t.loss = loss.item<double>();
-      t.dice = dice.gather(1, best).mean().item<double>();
-      t.bce = bce.gather(1, best).mean().item<double>();
-      t.focal = focal.gather(1, best).mean().item<double>();
-      t.iou_mse = iou_mse.item<double>();
-      t.n = 1;
-      step_terms.add(t);
     }
     optimizer.step();
     window_terms.add(step_terms);

@@ -41,7 +41,8 @@ const std::vector<std::string> kKeys{"steps",
                                      "device",
                                      "window",
                                      "min_tumour_pixels",
-                                     "max_slices_per_case"};
+                                     "max_slices_per_case",
+                                     "roi"};
 const std::vector<std::string> kWindowKeys{"level", "width"};
 
 }  // namespace
@@ -65,6 +66,8 @@ void validate(const SamFinetuneParams& p) {
   if (!std::isfinite(p.window.level) || !(p.window.width > 0.0f) || !std::isfinite(p.window.width))
     bad("window", "needs a finite level and a width > 0");
   validate(prompt_params(p));
+  validate(p.roi);
+  if (p.roi.enabled && !p.use_box) bad("roi", "needs box prompts (use_box): the box sets the crop");
 }
 
 void to_json(nlohmann::json& j, const SamFinetuneParams& p) {
@@ -91,7 +94,8 @@ void to_json(nlohmann::json& j, const SamFinetuneParams& p) {
        {"device", p.device},
        {"window", {{"level", p.window.level}, {"width", p.window.width}}},
        {"min_tumour_pixels", p.min_tumour_pixels},
-       {"max_slices_per_case", p.max_slices_per_case}};
+       {"max_slices_per_case", p.max_slices_per_case},
+       {"roi", p.roi}};
 }
 
 void from_json(const nlohmann::json& j, SamFinetuneParams& p) {
@@ -128,6 +132,13 @@ void from_json(const nlohmann::json& j, SamFinetuneParams& p) {
     config::reject_unknown_keys(w, kWindowKeys, here);
     config::read_if_present(w, "level", out.window.level, here);
     config::read_if_present(w, "width", out.window.width, here);
+  }
+  if (j.contains("roi")) {
+    try {
+      j.at("roi").get_to(out.roi);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(where + "." + e.what());
+    }
   }
   validate(out);
   p = out;

@@ -13,6 +13,7 @@
 #include "aslseg/io/volume.h"
 #include "aslseg/preprocess/intensity.h"
 #include "aslseg/sam/prompts.h"
+#include "aslseg/sam/roi_crop.h"
 #include "aslseg/sam/sam_predictor.h"
 #include "aslseg/sam/sam_prompts.h"
 
@@ -21,6 +22,7 @@ namespace aslseg::loop {
 struct SamStageParams {
   sam::PromptParams prompts;        // mode, margin, dropped specks, negatives
   preprocess::WindowParams window;  // HU window of SAM's input slices (as in fine-tuning)
+  sam::RoiParams roi;               // each prompt set on a crop around its box (as in fine-tuning)
 };
 
 void to_json(nlohmann::json& j, const SamStageParams& p);

@@ -17,6 +17,7 @@
 #include "aslseg/preprocess/intensity.h"
 #include "aslseg/sam/gt_prompts.h"
 #include "aslseg/sam/labelled_slice.h"
+#include "aslseg/sam/roi_crop.h"
 
 namespace aslseg::sam {
 
@@ -51,6 +52,9 @@ struct SamFinetuneParams {
   preprocess::WindowParams window;
   int64_t min_tumour_pixels = kDefaultMinTumourPixels;
   int64_t max_slices_per_case = 0;  // 0: all tumour slices (labelled_slice.h)
+  // Each prompt on a crop around its (jittered) box (roi_crop.h); the loop's SAM stage crops
+  // the same way. The encoder then runs per prompt, not per slice (no embedding cache).
+  RoiParams roi;
 };
 
 // Throws std::invalid_argument naming the field.
@@ -86,7 +90,8 @@ FinetuneResult finetune_sam(models::Sam& sam, const std::vector<LabelledSlice>& 
 // Mean over slices of the Dice between the union of SAM's masks (one exact, un-jittered GT
 // box per component, single-mask output, through SamPredictor) and the slice's mask. The
 // measure logged as validation Dice; slices without foreground are skipped.
+// With roi.enabled, each box is segmented on its crop (roi_crop.h), as the loop's SAM stage.
 double box_prompt_dice(const models::Sam& sam, const std::vector<LabelledSlice>& slices,
-                       torch::Device device);
+                       torch::Device device, const RoiParams& roi = {});
 
 }  // namespace aslseg::sam
