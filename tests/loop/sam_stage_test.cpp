@@ -135,6 +135,36 @@ TEST(SamStage, SliceEqualsUnionOfSingleBoxPredictions) {
       << best->sets.size() << " sets)";
 }
 
+// With roi.enabled the stage segments each set on a crop around its box (sam/roi_crop.h), as
+// SAM was fine-tuned: the slice equals predict_in_rois on the windowed slice, and differs from
+// the whole-slice result (else the option would do nothing).
+TEST(SamStage, RegionOfInterestModeCropsEachBox) {
+  const synth::Phantom ph = phantom();
+  sam::SamPredictor predictor = random_tiny_sam();
+  SamStageParams params = box_params();
+  const LabelMap whole = sam_tumour(predictor, ph.ct, ph.labels, params);
+  params.roi.enabled = true;
+  const LabelMap cropped = sam_tumour(predictor, ph.ct, ph.labels, params);
+  const auto prompts = sam::volume_prompts(ph.labels, params.prompts);
+  ASSERT_FALSE(prompts.empty());
+  const int64_t w = ph.ct.geometry.size[0], h = ph.ct.geometry.size[1];
+  int64_t differ = 0;
+  for (const sam::SlicePrompts& sp : prompts) {
+    torch::Tensor windowed = torch::empty({h, w}, torch::kFloat);
+    preprocess::apply_window(ph.ct.slice(sp.slice), nullptr, windowed.data_ptr<float>(),
+                             static_cast<size_t>(w * h), params.window);
+    const torch::Tensor by_hand =
+        sam::predict_in_rois(predictor, windowed, stack_prompt_sets(sp.sets), params.roi);
+    const auto as_mask = [&](const LabelMap& m) {
+      return torch::from_blob(const_cast<uint8_t*>(m.slice(sp.slice)), {h, w}, torch::kUInt8) ==
+             kTumour;
+    };
+    EXPECT_TRUE(torch::equal(as_mask(cropped), by_hand)) << "slice " << sp.slice;
+    differ += (as_mask(cropped) != as_mask(whole)).sum().item<int64_t>();
+  }
+  EXPECT_GT(differ, 0);
+}
+
 TEST(SamStage, ManySourcesEqualOneAtATime) {
   const synth::Phantom ph = phantom();
   sam::SamPredictor predictor = random_tiny_sam();
