@@ -7,8 +7,8 @@
 namespace aslseg::ssl {
 namespace {
 
-constexpr uint8_t kLiverLabel = 1;
-constexpr uint8_t kTumourLabel = 2;
+constexpr uint8_t kLiverLabel = kStackLiver;
+constexpr uint8_t kTumourLabel = kStackTumour;
 // Neighbouring slices of a lesion reach a little beyond the centre slice's outline.
 constexpr int64_t kBoxMargin = 2;
 
@@ -53,8 +53,6 @@ double mean_where(const float* image, const uint8_t* label, int64_t n, uint8_t v
   }
   return count > 0 ? sum / static_cast<double>(count) : fallback;
 }
-
-bool in_liver(uint8_t label) { return label == kLiverLabel || label == kTumourLabel; }
 
 }  // namespace
 

@@ -8,12 +8,9 @@
 namespace aslseg::ssl {
 namespace {
 
-constexpr uint8_t kLiverLabel = 1;
-constexpr uint8_t kTumourLabel = 2;
+constexpr uint8_t kTumourLabel = kStackTumour;
 // A centre pixel joins the label where the soft edge is at least half way in.
 constexpr double kLabelWeight = 0.5;
-
-bool in_liver(uint8_t label) { return label == kLiverLabel || label == kTumourLabel; }
 
 }  // namespace
 

@@ -21,6 +21,11 @@ struct LesionPasteParams {
   double invert_probability = 0.3;
 };
 
+// LiTS labels as the lesion augmentations read them: the liver is the organ with its tumours.
+inline constexpr uint8_t kStackLiver = 1;
+inline constexpr uint8_t kStackTumour = 2;
+inline bool in_liver(uint8_t label) { return label == kStackLiver || label == kStackTumour; }
+
 // A 2k+1 slice stack as windowed planes, with the label plane of every channel's slice.
 struct LabelledStack {
   std::vector<const float*> channels;
