@@ -13,7 +13,9 @@ namespace aslseg::sam {
 namespace {
 
 TEST(SamRoi, SquareAroundTheBoxHoldsItAtTheAskedScale) {
-  RoiParams p;  // context 2, min side 24
+  RoiParams p;
+  p.context = 2.0;
+  p.min_side = 24;
   // A 21 x 6 box: side 42, centred on (20, 22.5).
   const Roi r = roi_around({10.0f, 20.0f, 30.0f, 25.0f}, p);
   EXPECT_EQ(r.side, 42);

@@ -18,7 +18,7 @@
 
 namespace aslseg::sam {
 
-inline constexpr double kDefaultRoiContext = 2.0;  // crop side / the box's longer side
+inline constexpr double kDefaultRoiContext = 3.0;  // crop side / the box's longer side
 inline constexpr int64_t kDefaultRoiMinSide = 24;  // px: a speck still gets its surroundings
 
 struct RoiParams {
