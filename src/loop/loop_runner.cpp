@@ -338,7 +338,9 @@ class Loop {
       io::write_labels(pl3, layout_.pseudo_label(k, id));
       SelectedCase c;
       c.id = id;
-      c.image = it->image;
+      // Absolute: the data folder may have been given relative to where `train` ran, and
+      // `export` reads relative paths against the run folder.
+      c.image = std::filesystem::absolute(it->image).lexically_normal();
       c.round = k;
       c.reliability = s.at("reliability").get<double>();
       c.liver_dice = s.at("liver_dice").get<double>();

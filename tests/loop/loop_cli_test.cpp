@@ -85,9 +85,12 @@ class LoopCli : public ::testing::Test {
         << read_text(log);
   }
 
+  // The data folder relative to the working directory, as users type it: the run must still
+  // find the selected cases' images when `export` reads it (it once resolved them against
+  // the run folder).
   std::string train_args(const fs::path& run) const {
-    return "train --config " + config_.string() + " --data " + data_.string() + " --out " +
-           run.string();
+    return "train --config " + config_.string() + " --data " +
+           fs::relative(data_, fs::current_path()).string() + " --out " + run.string();
   }
 
   testing::TempDir dir_;
