@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "aslseg/config/json_fields.h"
-#include "aslseg/preprocess/intensity.h"
+#include "aslseg/sam/labelled_slice.h"
 
 namespace aslseg::loop {
 
@@ -156,15 +156,11 @@ std::vector<LabelMap> sam_tumour_many(sam::SamPredictor& predictor, const Image&
 
   std::vector<LabelMap> out(sources.size(), LabelMap(hu.geometry, kBackground));
   SamStageStats local;
-  const int64_t width = hu.geometry.size[0];
-  const int64_t height = hu.geometry.size[1];
   for (const auto& [z, entries] : by_slice) {
     ++local.slices_prompted;
     if (params.roi.enabled) {
       // Each set on its own crop: the slice is windowed once, encoded per set.
-      torch::Tensor windowed = torch::empty({height, width}, torch::kFloat);
-      preprocess::apply_window(hu.slice(z), nullptr, windowed.data_ptr<float>(),
-                               static_cast<size_t>(width * height), params.window);
+      const torch::Tensor windowed = sam::windowed_slice(hu, z, params.window);
       for (const auto& [i, sets] : entries) {
         const torch::Tensor mask =
             sam::predict_in_rois(predictor, windowed, stack_prompt_sets(*sets), params.roi);

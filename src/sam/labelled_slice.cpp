@@ -44,14 +44,22 @@ std::vector<LabelledSlice> labelled_slices(const Image& image, const LabelMap& l
     const int64_t z = zs[k];
     LabelledSlice ls;
     ls.source = id + " z=" + std::to_string(z);
-    ls.windowed = torch::empty({height, width}, torch::kFloat);
-    preprocess::apply_window(image.slice(z), nullptr, ls.windowed.data_ptr<float>(), n, s.window);
+    ls.windowed = windowed_slice(image, z, s.window);
     ls.mask = torch::empty({height, width}, torch::kUInt8);
     uint8_t* m = ls.mask.data_ptr<uint8_t>();
     const uint8_t* l = labels.slice(z);
     for (size_t i = 0; i < n; ++i) m[i] = l[i] == s.label ? 1 : 0;
     out.push_back(std::move(ls));
   }
+  return out;
+}
+
+torch::Tensor windowed_slice(const Image& image, int64_t z, const preprocess::WindowParams& w) {
+  const int64_t width = image.geometry.size[0];
+  const int64_t height = image.geometry.size[1];
+  torch::Tensor out = torch::empty({height, width}, torch::kFloat);
+  preprocess::apply_window(image.slice(z), nullptr, out.data_ptr<float>(),
+                           static_cast<size_t>(width * height), w);
   return out;
 }
 

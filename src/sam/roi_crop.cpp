@@ -16,6 +16,24 @@ using nlohmann::json;
 const std::vector<std::string> kRoiKeys{"enabled", "context", "min_side"};
 constexpr const char* kWhere = "roi";
 
+// Where a ROI and an h x w slice overlap, in slice coordinates [x0, x1) x [y0, y1) (empty when
+// x0 >= x1 or y0 >= y1); the crop's coordinates are these minus the ROI's corner.
+struct Overlap {
+  int64_t x0, x1, y0, y1;
+  bool empty() const { return x0 >= x1 || y0 >= y1; }
+  torch::Tensor in_slice(const torch::Tensor& t) const {
+    return t.slice(0, y0, y1).slice(1, x0, x1);
+  }
+  torch::Tensor in_crop(const torch::Tensor& t, const Roi& r) const {
+    return t.slice(0, y0 - r.y0, y1 - r.y0).slice(1, x0 - r.x0, x1 - r.x0);
+  }
+};
+
+Overlap overlap(const Roi& r, int64_t h, int64_t w) {
+  return {std::max<int64_t>(0, r.x0), std::min(w, r.x0 + r.side), std::max<int64_t>(0, r.y0),
+          std::min(h, r.y0 + r.side)};
+}
+
 }  // namespace
 
 void validate(const RoiParams& p) {
@@ -59,12 +77,8 @@ torch::Tensor crop(const torch::Tensor& windowed, const Roi& roi) {
   const int64_t h = windowed.size(0);
   const int64_t w = windowed.size(1);
   torch::Tensor out = torch::zeros({roi.side, roi.side}, windowed.options());
-  const int64_t sx0 = std::max<int64_t>(0, roi.x0), sx1 = std::min(w, roi.x0 + roi.side);
-  const int64_t sy0 = std::max<int64_t>(0, roi.y0), sy1 = std::min(h, roi.y0 + roi.side);
-  if (sx0 < sx1 && sy0 < sy1)
-    out.slice(0, sy0 - roi.y0, sy1 - roi.y0)
-        .slice(1, sx0 - roi.x0, sx1 - roi.x0)
-        .copy_(windowed.slice(0, sy0, sy1).slice(1, sx0, sx1));
+  const Overlap o = overlap(roi, h, w);
+  if (!o.empty()) o.in_crop(out, roi).copy_(o.in_slice(windowed));
   return out;
 }
 
@@ -104,13 +118,8 @@ torch::Tensor predict_in_rois(SamPredictor& predictor, const torch::Tensor& wind
     predictor.set_windowed(crop(windowed, roi));
     const SamPrediction pred = predictor.predict(to_roi(one, roi), /*multimask=*/false);
     const torch::Tensor mask = pred.masks[0][0];  // [side, side]
-    const int64_t sx0 = std::max<int64_t>(0, roi.x0), sx1 = std::min(w, roi.x0 + roi.side);
-    const int64_t sy0 = std::max<int64_t>(0, roi.y0), sy1 = std::min(h, roi.y0 + roi.side);
-    if (sx0 < sx1 && sy0 < sy1)
-      out.slice(0, sy0, sy1)
-          .slice(1, sx0, sx1)
-          .logical_or_(
-              mask.slice(0, sy0 - roi.y0, sy1 - roi.y0).slice(1, sx0 - roi.x0, sx1 - roi.x0));
+    const Overlap o = overlap(roi, h, w);
+    if (!o.empty()) o.in_slice(out).logical_or_(o.in_crop(mask, roi));
   }
   return out;
 }

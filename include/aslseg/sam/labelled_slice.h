@@ -36,6 +36,10 @@ struct SliceSelection {
   int64_t max_slices_per_case = 0;
 };
 
+// Axial slice z of `image` windowed to [0, 1]: [height, width] float32 (CPU), what
+// SamPredictor::set_windowed and the crops of roi_crop.h take.
+torch::Tensor windowed_slice(const Image& image, int64_t z, const preprocess::WindowParams& w);
+
 // The axial slices of `labels` with at least min_pixels voxels of `label`, ascending z
 // (thinned to max_slices_per_case). Throws std::invalid_argument when the grids differ.
 std::vector<LabelledSlice> labelled_slices(const Image& image, const LabelMap& labels,
