@@ -43,6 +43,7 @@ struct Options {
   bool save_probabilities = false;
   bool bf16 = false;
   bool mirror = false;
+  bool whole_slices = false;
   int threads = 0;
 };
 
@@ -155,6 +156,7 @@ void run_infer(const Options& o, CommandContext& ctx) {
   params.post.tumour_inside_liver = !o.no_tumour_in_liver;
   params.bf16 = o.bf16;
   params.mirror = o.mirror;
+  params.sliding_window = !o.whole_slices;
   spdlog::info("infer: {} case(s) in {}{}, writing to {}", cases.size(), o.input.string(),
                shard.count > 1 ? " (shard " + o.shard + " of " + std::to_string(all.size()) + ")"
                                : std::string(),
@@ -266,6 +268,9 @@ void register_infer(CLI::App& app, CommandContext& ctx) {
                 "Keep tumour voxels that touch no liver (default: they become background)");
   cmd->add_flag("--save-probabilities", opt->save_probabilities,
                 "Also write OUTPUT/<stem>_tumour_prob.nii.gz (float32, before post-processing)");
+  cmd->add_flag("--whole-slices", opt->whole_slices,
+                "Run a net trained on patches on whole slices instead of overlapping patches "
+                "(faster, usually less accurate)");
   cmd->add_flag("--mirror", opt->mirror,
                 "Test-time mirroring: average the net over 4 flips of each slice (4x the time)");
   cmd->add_flag("--bf16,!--no-bf16", opt->bf16,

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <stdexcept>
 #include <string>
 
@@ -34,6 +35,34 @@ torch::Tensor resize_bilinear(const torch::Tensor& x, int64_t height, int64_t wi
                                .size(std::vector<int64_t>{height, width})
                                .mode(torch::kBilinear)
                                .align_corners(false));
+}
+
+// Sliding window (nnU-Net's predict_sliding_window): tiles overlap by half a tile, and each
+// tile's softmax is weighted by a Gaussian of sigma = tile / 8 centred on it, so tile borders,
+// where the net sees least context, count least.
+constexpr double kTileStepFraction = 0.5;
+constexpr double kGaussianSigmaFraction = 1.0 / 8.0;
+
+// Start offsets of tiles of `tile` pixels covering [0, extent), evenly spread, the last one
+// ending at extent.
+std::vector<int64_t> tile_starts(int64_t extent, int64_t tile) {
+  if (tile >= extent) return {0};
+  const double target = kTileStepFraction * static_cast<double>(tile);
+  const int64_t steps =
+      static_cast<int64_t>(std::ceil(static_cast<double>(extent - tile) / target)) + 1;
+  const double step = static_cast<double>(extent - tile) / static_cast<double>(steps - 1);
+  std::vector<int64_t> out;
+  for (int64_t i = 0; i < steps; ++i)
+    out.push_back(static_cast<int64_t>(std::llround(step * static_cast<double>(i))));
+  return out;
+}
+
+// [tile, tile] Gaussian importance map with its maximum at 1.
+torch::Tensor gaussian_importance(int64_t tile) {
+  const double sigma = kGaussianSigmaFraction * static_cast<double>(tile);
+  const torch::Tensor d = torch::arange(tile, torch::kFloat) - 0.5 * static_cast<double>(tile - 1);
+  const torch::Tensor g = torch::exp(-(d * d) / (2.0 * sigma * sigma));
+  return torch::outer(g, g);
 }
 
 // The module of a checkpoint that inference uses (checkpoint.h, kMetaInferenceModule).
@@ -162,14 +191,17 @@ Prediction Predictor::predict(const WindowedVolume& input, const PredictParams& 
       preprocess::slice_with_context(input.windowed, z0 + i, slicing, dst + i * channels * plane);
     torch::Tensor x = staging.narrow(0, 0, n).to(device_);
     x = resize_bilinear(x, side, side).to(dtype);
-    torch::Tensor probs = torch::softmax(net_->forward(x).to(torch::kFloat), /*dim=*/1);
-    if (params.mirror) {
-      // The flips besides the identity, over [B, C, H, W]'s W, H and both.
-      const std::vector<std::vector<int64_t>> flips{{3}, {2}, {2, 3}};
-      for (const std::vector<int64_t>& dims : flips)
-        probs += torch::softmax(net_->forward(x.flip(dims)).to(torch::kFloat), 1).flip(dims);
-      probs /= static_cast<double>(flips.size() + 1);
-    }
+    torch::Tensor probs = slice_probabilities(x, params, [&](const torch::Tensor& in) {
+      torch::Tensor p = torch::softmax(net_->forward(in).to(torch::kFloat), /*dim=*/1);
+      if (params.mirror) {
+        // The flips besides the identity, over [B, C, H, W]'s W, H and both.
+        const std::vector<std::vector<int64_t>> flips{{3}, {2}, {2, 3}};
+        for (const std::vector<int64_t>& dims : flips)
+          p += torch::softmax(net_->forward(in.flip(dims)).to(torch::kFloat), 1).flip(dims);
+        p /= static_cast<double>(flips.size() + 1);
+      }
+      return p;
+    });
     // Probabilities, not labels, go back to the slice size: smoother borders than resizing
     // an argmax.
     probs = resize_bilinear(probs, height, width);
@@ -190,8 +222,12 @@ Prediction Predictor::predict(const WindowedVolume& input, const PredictParams& 
       torch::Tensor mean = torch::zeros_like(probs);
       for (int64_t t = 0; t < params.mc_dropout_samples; ++t)
         mean += resize_bilinear(
-            torch::softmax(net_->forward(x, /*mc_dropout=*/true).to(torch::kFloat), 1), height,
-            width);
+            slice_probabilities(x, params,
+                                [&](const torch::Tensor& in) {
+                                  return torch::softmax(
+                                      net_->forward(in, /*mc_dropout=*/true).to(torch::kFloat), 1);
+                                }),
+            height, width);
       mean /= static_cast<double>(params.mc_dropout_samples);
       const torch::Tensor h =
           (-(mean * torch::log(mean.clamp_min(kEntropyFloor))).sum(1)).to(torch::kCPU).contiguous();
@@ -205,6 +241,27 @@ Prediction Predictor::predict(const WindowedVolume& input, const PredictParams& 
   // infer removed once made their Dice disagree).
   postprocess(out.labels, params.post);
   return out;
+}
+
+torch::Tensor Predictor::slice_probabilities(
+    const torch::Tensor& x, const PredictParams& params,
+    const std::function<torch::Tensor(const torch::Tensor&)>& probs) {
+  const int64_t tile = spec_.patch_size;
+  const int64_t h = x.size(2), w = x.size(3);
+  if (!params.sliding_window || tile <= 0 || (tile >= h && tile >= w)) return probs(x);
+  const torch::Tensor weight = gaussian_importance(tile).to(x.device());
+  torch::Tensor sum;
+  torch::Tensor weight_sum = torch::zeros({h, w}, torch::TensorOptions().device(x.device()));
+  for (const int64_t y0 : tile_starts(h, tile))
+    for (const int64_t x0 : tile_starts(w, tile)) {
+      const torch::Tensor p =
+          probs(x.narrow(2, y0, std::min(tile, h)).narrow(3, x0, std::min(tile, w)));
+      if (!sum.defined()) sum = torch::zeros({x.size(0), p.size(1), h, w}, p.options());
+      const torch::Tensor wt = weight.narrow(0, 0, p.size(2)).narrow(1, 0, p.size(3));
+      sum.narrow(2, y0, p.size(2)).narrow(3, x0, p.size(3)).add_(p * wt);
+      weight_sum.narrow(0, y0, p.size(2)).narrow(1, x0, p.size(3)).add_(wt);
+    }
+  return sum / weight_sum;
 }
 
 std::optional<double> mean_inside(const Volume<float>& values, const LabelMap& labels,

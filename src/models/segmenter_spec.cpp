@@ -10,7 +10,7 @@ namespace aslseg::models {
 
 namespace {
 
-const std::vector<std::string> kSpecKeys{"unet", "window", "context", "image_size"};
+const std::vector<std::string> kSpecKeys{"unet", "window", "context", "image_size", "patch_size"};
 const std::vector<std::string> kWindowKeys{"level", "width"};
 
 int64_t context_channels(int64_t context) { return 2 * context + 1; }
@@ -31,19 +31,27 @@ void validate(const SegmenterSpec& s) {
     throw std::invalid_argument("spec: image_size must be a positive multiple of " +
                                 std::to_string(multiple) + " (2^(depth-1)), got " +
                                 std::to_string(s.image_size));
+  if (s.patch_size != 0 &&
+      (s.patch_size < 0 || s.patch_size % multiple != 0 || s.patch_size > s.image_size))
+    throw std::invalid_argument("spec: patch_size must be 0 (whole slices) or a multiple of " +
+                                std::to_string(multiple) + " no larger than image_size " +
+                                std::to_string(s.image_size) + ", got " +
+                                std::to_string(s.patch_size));
 }
 
 void to_json(nlohmann::json& j, const SegmenterSpec& s) {
   j = nlohmann::json{{"unet", s.unet},
                      {"window", {{"level", s.window.level}, {"width", s.window.width}}},
                      {"context", s.context},
-                     {"image_size", s.image_size}};
+                     {"image_size", s.image_size},
+                     {"patch_size", s.patch_size}};
 }
 
 void from_json(const nlohmann::json& j, SegmenterSpec& s) {
   config::reject_unknown_keys(j, kSpecKeys, "spec");
   config::read_if_present(j, "context", s.context, "spec");
   config::read_if_present(j, "image_size", s.image_size, "spec");
+  config::read_if_present(j, "patch_size", s.patch_size, "spec");
   if (j.contains("window")) {
     const nlohmann::json& w = j.at("window");
     config::reject_unknown_keys(w, kWindowKeys, "spec.window");

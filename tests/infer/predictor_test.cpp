@@ -185,6 +185,57 @@ TEST(InferPredictor, EndSlicesMatchAHandComputedReference) {
   }
 }
 
+// A net trained on 16² patches of 32² slices runs on tiles at 0, 8 and 16 in each direction,
+// blended with a Gaussian of sigma 16 / 8 centred on each tile (nnU-Net's sliding window):
+// recompute one slice by hand with explicit loops.
+TEST(InferPredictor, SlidingWindowMatchesAHandComputedGaussianBlend) {
+  torch::manual_seed(21);
+  models::SegmenterSpec spec = tiny_spec();
+  spec.unet.norm = "instance";  // statistics depend on the input's extent, as in training
+  spec.patch_size = kSide / 2;
+  models::UNet net(spec.unet);
+  net->eval();
+  Predictor predictor(net, spec, torch::kCPU);
+  const Image img = phantom(kSide, kSide, 3);  // model-sized: no resize around the net
+  PredictParams params;
+  params.post = {/*largest_liver_component=*/false, /*tumour_inside_liver=*/false};
+  const Prediction tiled = predictor.predict(img, params, true);
+  params.sliding_window = false;
+  const Prediction whole = predictor.predict(img, params, true);
+
+  const WindowedVolume w = prepare(img, spec);
+  constexpr int64_t z = 1;
+  const preprocess::FloatPlanes stack =
+      preprocess::slice_with_context(w.windowed, z, preprocess::SliceParams{1});
+  const torch::Tensor x =
+      torch::from_blob(const_cast<float*>(stack.data.data()), {1, 3, kSide, kSide}).clone();
+  const int64_t tile = spec.patch_size;
+  const double sigma = tile / 8.0, centre = (tile - 1) / 2.0;
+  std::vector<double> sum(kSide * kSide, 0.0), weight(kSide * kSide, 0.0);
+  torch::NoGradGuard no_grad;
+  for (const int64_t y0 : {0, 8, 16})
+    for (const int64_t x0 : {0, 8, 16}) {
+      const torch::Tensor p =
+          torch::softmax(net->forward(x.narrow(2, y0, tile).narrow(3, x0, tile).contiguous()), 1);
+      const torch::Tensor t = p.select(1, kTumour).contiguous();
+      for (int64_t i = 0; i < tile; ++i)
+        for (int64_t j = 0; j < tile; ++j) {
+          const double g = std::exp(-((i - centre) * (i - centre) + (j - centre) * (j - centre)) /
+                                    (2 * sigma * sigma));
+          sum[(y0 + i) * kSide + x0 + j] += g * t.data_ptr<float>()[i * tile + j];
+          weight[(y0 + i) * kSide + x0 + j] += g;
+        }
+    }
+  double gap_to_whole = 0.0;
+  for (int64_t i = 0; i < kSide * kSide; ++i) {
+    if (w.valid.slice(z)[i] == 0) continue;
+    ASSERT_NEAR(tiled.tumour_probability->slice(z)[i], sum[i] / weight[i], 1e-5) << i;
+    gap_to_whole = std::max<double>(gap_to_whole, std::fabs(tiled.tumour_probability->slice(z)[i] -
+                                                            whole.tumour_probability->slice(z)[i]));
+  }
+  EXPECT_GT(gap_to_whole, 1e-3) << "tiles and whole slice agree: the test shows nothing";
+}
+
 TEST(InferPredictor, RejectsANetThatDoesNotMatchTheSpec) {
   models::SegmenterSpec spec = tiny_spec();
   models::UNetOptions other = spec.unet;

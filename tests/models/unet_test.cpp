@@ -161,7 +161,9 @@ TEST(ModelSegmenterSpec, JsonRoundTripAndChannelCheck) {
   s.context = 2;
   s.image_size = 64;
   s.window = {40.0f, 350.0f};
+  s.patch_size = 32;
   const nlohmann::json j = s;
+  EXPECT_EQ(j.at("patch_size"), 32);
   EXPECT_EQ(j.at("window").at("level"), 40.0);
   EXPECT_EQ(j.at("window").at("width"), 350.0);
   const SegmenterSpec back = j.get<SegmenterSpec>();
@@ -179,6 +181,14 @@ TEST(ModelSegmenterSpec, JsonRoundTripAndChannelCheck) {
   bad = j;
   bad["window"] = {{"level", 40}, {"width", 0}};
   EXPECT_THROW(bad.get<SegmenterSpec>(), std::invalid_argument);
+  nlohmann::json old = j;  // a checkpoint from before patch_size: whole slices
+  old.erase("patch_size");
+  EXPECT_EQ(old.get<SegmenterSpec>().patch_size, 0);
+  for (const int64_t p : {-4, 30, 68}) {  // negative, not a multiple of 4, above image_size
+    bad = j;
+    bad["patch_size"] = p;
+    EXPECT_THROW(bad.get<SegmenterSpec>(), std::invalid_argument) << p;
+  }
   bad = j;
   bad["stride"] = 2;
   EXPECT_THROW(bad.get<SegmenterSpec>(), std::invalid_argument);
