@@ -199,9 +199,9 @@ TEST(InferPredictor, SlidingWindowMatchesAHandComputedGaussianBlend) {
   const Image img = phantom(kSide, kSide, 3);  // model-sized: no resize around the net
   PredictParams params;
   params.post = {/*largest_liver_component=*/false, /*tumour_inside_liver=*/false};
+  const Prediction whole = predictor.predict(img, params, true);  // the default
+  params.sliding_window = true;
   const Prediction tiled = predictor.predict(img, params, true);
-  params.sliding_window = false;
-  const Prediction whole = predictor.predict(img, params, true);
 
   const WindowedVolume w = prepare(img, spec);
   constexpr int64_t z = 1;

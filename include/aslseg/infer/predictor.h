@@ -1,6 +1,6 @@
 // Whole-volume inference with a trained segmentation net: slices are windowed, stacked with
-// their 2k+1 context, resized to the model size, pushed through the net in batches (on
-// overlapping patches when it was trained on patches), and the
+// their 2k+1 context, resized to the model size, pushed through the net in batches (optionally
+// on overlapping patches when it was trained on patches), and the
 // class probabilities resized back to the slice's own size before the argmax, so peak memory
 // is bounded by one batch of slices (never a float logit volume). Post-processing keeps the
 // largest liver component and tumour only inside the liver (both switchable).
@@ -32,11 +32,11 @@ struct PredictParams {
   // Test-time mirroring (nnU-Net's habit): the softmax averaged over the slice as is and
   // flipped left-right, up-down and both, each flipped back. Four forward passes per slice.
   bool mirror = false;
-  // A net trained on patches (spec.patch_size > 0) runs on overlapping patches of that size,
-  // half a patch apart, their softmax blended with a Gaussian weight (nnU-Net's sliding
-  // window, sigma = patch / 8): instance-norm statistics and receptive-field context then
-  // match training. false: whole slices (faster; what versions before 2026-12-07 did).
-  bool sliding_window = true;
+  // true: a net trained on patches (spec.patch_size > 0) runs on overlapping patches of that
+  // size, half a patch apart, their softmax blended with a Gaussian weight (nnU-Net's sliding
+  // window, sigma = patch / 8). Off by default: on the development set it raised the liver
+  // Dice but lowered the tumour Dice (docs/infer.md, "Sliding window").
+  bool sliding_window = false;
   // > 0: also Prediction::entropy, from this many Monte-Carlo dropout passes (Gal and
   // Ghahramani 2016; the uncertainty of UA-MT and of the loop's selection gate). Needs a net
   // with dropout > 0. The dropout masks are drawn from torch's generator seeded with mc_seed
