@@ -132,8 +132,7 @@ void run_predict(const PredictOptions& o) {
   const fs::path checkpoint = o.checkpoint == kNoCheckpoint ? fs::path() : o.checkpoint;
   sam::LoadedSam loaded = sam::load_sam_checkpoint(checkpoint, optional_config(o.config));
   const preprocess::WindowParams window = window_of(o, loaded.meta);
-  if (loaded.meta.contains("finetune") && loaded.meta["finetune"].contains("roi") &&
-      loaded.meta["finetune"]["roi"].value("enabled", false))
+  if (loaded.meta.value(json::json_pointer("/finetune/roi/enabled"), false))
     spdlog::warn(
         "{} was fine-tuned on crops around each box (finetune.roi); 'sam predict' runs it on "
         "the whole slice, where it is weaker (the loop's SAM stage crops as it was trained)",

@@ -43,10 +43,9 @@ torch::Tensor resize_bilinear(const torch::Tensor& x, int64_t height, int64_t wi
 constexpr double kTileStepFraction = 0.5;
 constexpr double kGaussianSigmaFraction = 1.0 / 8.0;
 
-// Start offsets of tiles of `tile` pixels covering [0, extent), evenly spread, the last one
-// ending at extent.
+// Start offsets of tiles of `tile` < extent pixels covering [0, extent), evenly spread, the
+// last one ending at extent.
 std::vector<int64_t> tile_starts(int64_t extent, int64_t tile) {
-  if (tile >= extent) return {0};
   const double target = kTileStepFraction * static_cast<double>(tile);
   const int64_t steps =
       static_cast<int64_t>(std::ceil(static_cast<double>(extent - tile) / target)) + 1;
@@ -110,6 +109,15 @@ Predictor::Predictor(models::UNet net, const models::SegmenterSpec& spec,
                                 " differ from the spec's " + nlohmann::json(spec_.unet).dump());
   net_->to(device_);
   net_->eval();
+  const int64_t tile = spec_.patch_size, side = spec_.image_size;
+  if (tile > 0 && tile < side) {
+    tile_starts_ = tile_starts(side, tile);
+    tile_weight_ = gaussian_importance(tile).to(device_);
+    tile_weight_sum_ = torch::zeros({side, side}, tile_weight_.options());
+    for (const int64_t y0 : tile_starts_)
+      for (const int64_t x0 : tile_starts_)
+        tile_weight_sum_.narrow(0, y0, tile).narrow(1, x0, tile).add_(tile_weight_);
+  }
 }
 
 Predictor Predictor::from_checkpoint(const fs::path& path, const torch::Device& device) {
@@ -246,22 +254,16 @@ Prediction Predictor::predict(const WindowedVolume& input, const PredictParams& 
 torch::Tensor Predictor::slice_probabilities(
     const torch::Tensor& x, const PredictParams& params,
     const std::function<torch::Tensor(const torch::Tensor&)>& probs) {
-  const int64_t tile = spec_.patch_size;
-  const int64_t h = x.size(2), w = x.size(3);
-  if (!params.sliding_window || tile <= 0 || (tile >= h && tile >= w)) return probs(x);
-  const torch::Tensor weight = gaussian_importance(tile).to(x.device());
-  torch::Tensor sum;
-  torch::Tensor weight_sum = torch::zeros({h, w}, torch::TensorOptions().device(x.device()));
-  for (const int64_t y0 : tile_starts(h, tile))
-    for (const int64_t x0 : tile_starts(w, tile)) {
-      const torch::Tensor p =
-          probs(x.narrow(2, y0, std::min(tile, h)).narrow(3, x0, std::min(tile, w)));
-      if (!sum.defined()) sum = torch::zeros({x.size(0), p.size(1), h, w}, p.options());
-      const torch::Tensor wt = weight.narrow(0, 0, p.size(2)).narrow(1, 0, p.size(3));
-      sum.narrow(2, y0, p.size(2)).narrow(3, x0, p.size(3)).add_(p * wt);
-      weight_sum.narrow(0, y0, p.size(2)).narrow(1, x0, p.size(3)).add_(wt);
-    }
-  return sum / weight_sum;
+  if (!params.sliding_window || tile_starts_.empty()) return probs(x);
+  const int64_t tile = spec_.patch_size, side = spec_.image_size;
+  torch::Tensor sum =
+      torch::zeros({x.size(0), spec_.unet.num_classes, side, side}, tile_weight_sum_.options());
+  for (const int64_t y0 : tile_starts_)
+    for (const int64_t x0 : tile_starts_)
+      sum.narrow(2, y0, tile)
+          .narrow(3, x0, tile)
+          .add_(probs(x.narrow(2, y0, tile).narrow(3, x0, tile)) * tile_weight_);
+  return sum / tile_weight_sum_;
 }
 
 std::optional<double> mean_inside(const Volume<float>& values, const LabelMap& labels,

@@ -7,8 +7,6 @@
 namespace aslseg::ssl {
 namespace {
 
-constexpr uint8_t kLiverLabel = kStackLiver;
-constexpr uint8_t kTumourLabel = kStackTumour;
 // Neighbouring slices of a lesion reach a little beyond the centre slice's outline.
 constexpr int64_t kBoxMargin = 2;
 
@@ -33,7 +31,7 @@ Box component_box(const uint8_t* label, int64_t h, int64_t w, int64_t x, int64_t
     for (int n = 0; n < 4; ++n) {
       if (nx[n] < 0 || ny[n] < 0 || nx[n] >= w || ny[n] >= h) continue;
       const int64_t j = ny[n] * w + nx[n];
-      if (seen[static_cast<size_t>(j)] || label[j] != kTumourLabel) continue;
+      if (seen[static_cast<size_t>(j)] || label[j] != kStackTumour) continue;
       seen[static_cast<size_t>(j)] = 1;
       stack.push_back(j);
     }
@@ -71,7 +69,7 @@ int64_t paste_lesion(const LabelledStack& donor, const LabelledStack& recipient,
   std::memcpy(out_label, recipient.labels[static_cast<size_t>(recipient.centre)],
               static_cast<size_t>(n));
   const uint8_t* donor_centre = donor.labels[static_cast<size_t>(donor.centre)];
-  if (donor_centre[draw.donor_y * w + draw.donor_x] != kTumourLabel) return 0;
+  if (donor_centre[draw.donor_y * w + draw.donor_x] != kStackTumour) return 0;
 
   const Box box = component_box(donor_centre, h, w, draw.donor_x, draw.donor_y);
   const int64_t dx = draw.target_x - draw.donor_x;
@@ -89,7 +87,7 @@ int64_t paste_lesion(const LabelledStack& donor, const LabelledStack& recipient,
       for (int64_t x = std::max<int64_t>(0, box.x0 - kBoxMargin);
            x <= std::min(w - 1, box.x1 + kBoxMargin); ++x) {
         const int64_t i = y * w + x;
-        if (src_label[i] != kTumourLabel) continue;
+        if (src_label[i] != kStackTumour) continue;
         lesion_sum += src[i];
         ++lesion_count;
         const int64_t tx = x + dx;
@@ -100,9 +98,9 @@ int64_t paste_lesion(const LabelledStack& donor, const LabelledStack& recipient,
     }
     if (lesion_count == 0 || from.empty()) continue;
     const double lesion_mean = lesion_sum / static_cast<double>(lesion_count);
-    const double donor_liver = mean_where(src, src_label, n, kLiverLabel, lesion_mean);
+    const double donor_liver = mean_where(src, src_label, n, kStackLiver, lesion_mean);
     const double recipient_liver =
-        mean_where(recipient.channels[c], dst_label, n, kLiverLabel, donor_liver);
+        mean_where(recipient.channels[c], dst_label, n, kStackLiver, donor_liver);
     const double shift =
         recipient_liver - lesion_mean + draw.contrast_factor * (lesion_mean - donor_liver);
     float* out = out_channels + static_cast<int64_t>(c) * n;
@@ -111,8 +109,8 @@ int64_t paste_lesion(const LabelledStack& donor, const LabelledStack& recipient,
       const int64_t t = (i / w + dy) * w + (i % w + dx);
       out[t] = static_cast<float>(std::clamp(src[i] + shift, 0.0, 1.0));
       if (centre) {
-        pasted += out_label[t] != kTumourLabel ? 1 : 0;
-        out_label[t] = kTumourLabel;
+        pasted += out_label[t] != kStackTumour ? 1 : 0;
+        out_label[t] = kStackTumour;
       }
     }
   }

@@ -8,7 +8,6 @@
 namespace aslseg::ssl {
 namespace {
 
-constexpr uint8_t kTumourLabel = kStackTumour;
 // A centre pixel joins the label where the soft edge is at least half way in.
 constexpr double kLabelWeight = 0.5;
 
@@ -69,8 +68,8 @@ int64_t synthesize_lesion(const LabelledStack& recipient, const StackSpacing& sp
         if (weight <= 0.0) continue;
         out[i] = static_cast<float>(std::clamp(out[i] + weight * draw.contrast, 0.0, 1.0));
         if (centre && weight >= kLabelWeight) {
-          labelled += out_label[i] != kTumourLabel ? 1 : 0;
-          out_label[i] = kTumourLabel;
+          labelled += out_label[i] != kStackTumour ? 1 : 0;
+          out_label[i] = kStackTumour;
         }
       }
     }

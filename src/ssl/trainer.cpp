@@ -259,7 +259,7 @@ TrainResult train_segmenter(const TrainParams& params, const dataset::TrainingSe
   // uncertainty when the config has none), and validation and the saved spec must describe it.
   models::SegmenterSpec spec = params.spec;
   spec.unet = net->options();
-  spec.patch_size = params.data.patch_size;  // inference tiles the slices like the batches
+  spec.patch_size = params.data.patch_size;  // for `infer --sliding-window`
   spdlog::info(
       "SSL stage: paradigm {}, U-Net width {} depth {} norm {} dropout {} ({} parameters), "
       "{} labelled + {} unlabelled volumes, {} steps on {}",

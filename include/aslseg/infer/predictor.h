@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <vector>
 
 #include "aslseg/io/volume.h"
 #include "aslseg/models/segmenter_spec.h"
@@ -90,6 +91,12 @@ class Predictor {
   models::SegmenterSpec spec_;
   torch::Device device_;
   torch::Dtype net_dtype_ = torch::kFloat;  // bf16 after a bf16 predict on CUDA
+  // The sliding window's plan, fixed by the spec (empty when spec.patch_size is 0 or the
+  // whole model input): tile offsets along each side, each tile's [tile, tile] Gaussian weight
+  // and the [side, side] sum of the weights over all tiles, on device_.
+  std::vector<int64_t> tile_starts_;
+  torch::Tensor tile_weight_;
+  torch::Tensor tile_weight_sum_;
 
   // Class probabilities [B, C, side, side] of the model-size slices x, whole or by sliding
   // window (PredictParams::sliding_window); `probs` maps a batch of net inputs to softmax.

@@ -15,8 +15,8 @@ struct SegmenterSpec {
   preprocess::WindowParams window;  // HU window mapped to [0, 1]
   int64_t context = 1;              // k: slices z-k..z+k as channels
   int64_t image_size = 128;         // slices resized in-plane to image_size x image_size
-  // > 0: the net was trained on patch_size x patch_size patches of those slices, so inference
-  // runs it on overlapping patches of that size (nnU-Net's sliding window); 0: whole slices.
+  // > 0: the net was trained on patch_size x patch_size patches of those slices, and
+  // `infer --sliding-window` runs it on overlapping patches of that size; 0: whole slices.
   int64_t patch_size = 0;
 };
 
