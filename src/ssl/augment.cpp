@@ -5,6 +5,9 @@
 #include <cstring>
 
 #include "aslseg/synth/detmath.h"
+#include "aslseg/synth/rng.h"
+
+#include <vector>
 
 namespace aslseg::ssl {
 namespace {
@@ -118,6 +121,70 @@ void jitter_intensity(const IntensityJitter& jitter, int64_t channels, int64_t n
   }
 }
 
+// Kernel radius in sigmas: the weights beyond 3 sigma sum to < 0.3 %.
+constexpr double kBlurRadiusSigmas = 3.0;
+
+// Separable Gaussian blur of one plane, edges clamped; padding pixels (valid 0) neither
+// receive nor give intensity, so the field-of-view edge does not bleed into the body.
+void blur_plane(float* plane, const float* valid, int64_t h, int64_t w, double sigma,
+                std::vector<float>& scratch) {
+  const int64_t radius =
+      std::max<int64_t>(1, static_cast<int64_t>(std::ceil(kBlurRadiusSigmas * sigma)));
+  std::vector<float> k(static_cast<size_t>(2 * radius + 1));
+  for (int64_t i = -radius; i <= radius; ++i)
+    k[static_cast<size_t>(i + radius)] = static_cast<float>(
+        synth::detmath::exp(-0.5 * static_cast<double>(i * i) / (sigma * sigma)));
+  scratch.assign(static_cast<size_t>(h * w), 0.0f);
+  // Horizontal pass into scratch, vertical pass back; each normalised by the weights of the
+  // valid pixels it used.
+  for (int pass = 0; pass < 2; ++pass) {
+    const float* src = pass == 0 ? plane : scratch.data();
+    std::vector<float> dst(static_cast<size_t>(h * w), 0.0f);
+    for (int64_t y = 0; y < h; ++y)
+      for (int64_t x = 0; x < w; ++x) {
+        const int64_t i = y * w + x;
+        if (valid[i] == 0.0f) continue;
+        float sum = 0.0f, wsum = 0.0f;
+        for (int64_t d = -radius; d <= radius; ++d) {
+          const int64_t xx = pass == 0 ? std::clamp<int64_t>(x + d, 0, w - 1) : x;
+          const int64_t yy = pass == 0 ? y : std::clamp<int64_t>(y + d, 0, h - 1);
+          const int64_t j = yy * w + xx;
+          if (valid[j] == 0.0f) continue;
+          const float kw = k[static_cast<size_t>(d + radius)];
+          sum += kw * src[j];
+          wsum += kw;
+        }
+        dst[static_cast<size_t>(i)] = wsum > 0.0f ? sum / wsum : src[i];
+      }
+    if (pass == 0) {
+      scratch = std::move(dst);
+    } else {
+      for (int64_t i = 0; i < h * w; ++i)
+        if (valid[i] != 0.0f) plane[i] = dst[static_cast<size_t>(i)];
+    }
+  }
+}
+
+void degrade(const Degradation& d, int64_t channels, int64_t h, int64_t w, const SliceOutput& out) {
+  const int64_t n = h * w;
+  if (d.blur_sigma_px > 0.0) {
+    std::vector<float> scratch;
+    for (int64_t c = 0; c < channels; ++c)
+      blur_plane(out.image + c * n, out.valid, h, w, d.blur_sigma_px, scratch);
+  }
+  if (d.noise_sigma > 0.0) {
+    synth::Rng rng(d.noise_seed);
+    for (int64_t c = 0; c < channels; ++c) {
+      float* plane = out.image + c * n;
+      for (int64_t i = 0; i < n; ++i) {
+        if (out.valid[i] == 0.0f) continue;
+        plane[i] =
+            std::clamp(plane[i] + static_cast<float>(d.noise_sigma * rng.normal()), 0.0f, 1.0f);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 SourceMap source_map(const SliceAffine& a, int64_t height, int64_t width) {
@@ -149,6 +216,9 @@ void render_sample(const SliceInput& in, const AugmentDraw* draw, const SliceOut
     jitter_intensity(draw->intensity, static_cast<int64_t>(in.channels.size()),
                      grid.height * grid.width, out);
   }
+  if (draw != nullptr && !draw->degradation.is_identity())
+    degrade(draw->degradation, static_cast<int64_t>(in.channels.size()), grid.height, grid.width,
+            out);
 }
 
 }  // namespace aslseg::ssl

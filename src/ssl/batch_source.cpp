@@ -25,6 +25,10 @@ namespace {
 // Separates batch randomness from every other use of the same seed (phantoms, splits).
 constexpr uint64_t kBatchSalt = 0x5ca1ab1e0ddba11ull;
 constexpr double kFlipProbability = 0.5;
+// nnU-Net's GaussianBlur draws sigma from [0.5, 1] pixels: below half a pixel it is a no-op.
+constexpr double kMinBlurSigmaPx = 0.5;
+// A blur wider than a few pixels erases the small lesions the net must learn.
+constexpr double kMaxBlurSigmaPx = 4.0;
 constexpr uint64_t kLabelledStream = 1;
 constexpr uint64_t kUnlabelledStream = 0;
 constexpr uint8_t kLiverLabel = 1;  // LiTS
@@ -57,6 +61,15 @@ void validate_sampling(const SliceDataParams& p) {
           "augment.intensity_scale must be in [0, 1), got " + std::to_string(a.intensity_scale));
   require(a.intensity_shift >= 0.0 && a.intensity_shift <= 1.0,
           "augment.intensity_shift must be in [0, 1], got " + std::to_string(a.intensity_shift));
+  require(a.noise_probability >= 0.0 && a.noise_probability <= 1.0 && a.noise_max >= 0.0 &&
+              a.noise_max <= 1.0,
+          "augment.noise_probability must be in [0, 1] and augment.noise_max in [0, 1], got " +
+              std::to_string(a.noise_probability) + " and " + std::to_string(a.noise_max));
+  require(a.blur_probability >= 0.0 && a.blur_probability <= 1.0 && a.blur_max_px >= 0.0 &&
+              a.blur_max_px <= kMaxBlurSigmaPx,
+          "augment.blur_probability must be in [0, 1] and augment.blur_max_px in [0, " +
+              std::to_string(kMaxBlurSigmaPx) + "], got " + std::to_string(a.blur_probability) +
+              " and " + std::to_string(a.blur_max_px));
   const LesionPasteParams& l = p.lesion_paste;
   require(l.probability >= 0.0 && l.probability <= 1.0,
           "lesion_paste.probability must be in [0, 1], got " + std::to_string(l.probability));
@@ -132,8 +145,9 @@ uint64_t sample_seed(uint64_t seed, int64_t step, int64_t index, bool labelled) 
   return synth::hash_combine(h, labelled ? kLabelledStream : kUnlabelledStream);
 }
 
-// Always the same six draws in the same order, so switching one kind of augmentation off
-// (flip = false, rotate_deg = 0 ...) leaves the others' values unchanged.
+// Always the same seven draws in the same order (the seventh seeds the degradations), so
+// switching one kind of augmentation off (flip = false, rotate_deg = 0 ...) leaves the others'
+// values unchanged.
 AugmentDraw draw_augment(const AugmentParams& a, synth::Rng& rng) {
   AugmentDraw d;
   const bool flip_x = rng.bernoulli(kFlipProbability);
@@ -145,6 +159,16 @@ AugmentDraw draw_augment(const AugmentParams& a, synth::Rng& rng) {
   d.intensity.multiplier =
       static_cast<float>(rng.uniform(1.0 - a.intensity_scale, 1.0 + a.intensity_scale));
   d.intensity.shift = static_cast<float>(rng.uniform(-a.intensity_shift, a.intensity_shift));
+  // The degradations draw from their own generator, seeded by one draw here, so they can be
+  // switched on or off without moving any later draw of the sample.
+  synth::Rng aux(rng.next());
+  const bool noise = aux.bernoulli(a.noise_probability);
+  const double noise_sigma = aux.uniform(0.0, a.noise_max);
+  d.degradation.noise_seed = aux.next();
+  const bool blur = aux.bernoulli(a.blur_probability);
+  const double blur_sigma = aux.uniform(kMinBlurSigmaPx, std::max(kMinBlurSigmaPx, a.blur_max_px));
+  d.degradation.noise_sigma = noise ? noise_sigma : 0.0;
+  d.degradation.blur_sigma_px = blur && a.blur_max_px > 0.0 ? blur_sigma : 0.0;
   return d;
 }
 

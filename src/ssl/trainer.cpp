@@ -174,7 +174,11 @@ void to_json(json& j, const SliceDataParams& d) {
          {"rotate_deg", a.rotate_deg},
          {"scale", a.scale},
          {"intensity_shift", a.intensity_shift},
-         {"intensity_scale", a.intensity_scale}}}};
+         {"intensity_scale", a.intensity_scale},
+         {"noise_probability", a.noise_probability},
+         {"noise_max", a.noise_max},
+         {"blur_probability", a.blur_probability},
+         {"blur_max_px", a.blur_max_px}}}};
 }
 
 void from_json(const json& j, SliceDataParams& d) {
@@ -210,6 +214,10 @@ void from_json(const json& j, SliceDataParams& d) {
     d.augment.scale = a.value("scale", d.augment.scale);
     d.augment.intensity_shift = a.value("intensity_shift", d.augment.intensity_shift);
     d.augment.intensity_scale = a.value("intensity_scale", d.augment.intensity_scale);
+    d.augment.noise_probability = a.value("noise_probability", d.augment.noise_probability);
+    d.augment.noise_max = a.value("noise_max", d.augment.noise_max);
+    d.augment.blur_probability = a.value("blur_probability", d.augment.blur_probability);
+    d.augment.blur_max_px = a.value("blur_max_px", d.augment.blur_max_px);
   }
 }
 

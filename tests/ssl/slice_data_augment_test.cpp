@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cmath>
 #include <iostream>
+#include <stdexcept>
 #include <vector>
 
 #include "ssl/slice_data_test_util.h"
@@ -138,6 +139,49 @@ TEST(SliceDataAugment, DrawsStayInTheirRanges) {
   EXPECT_GT(max_angle, 8.0);
   p.augment.enabled = false;
   EXPECT_TRUE(choose_sample(volumes, true, p, 1, 0, 0).augment.affine.is_identity());
+}
+
+// Noise and blur draw from a generator of their own: switching them on keeps every other draw
+// of the sample (affine, intensity, patch, lesion) as it was, and their values stay in range.
+TEST(SliceDataAugment, DegradationsKeepTheOtherDrawsAndTheirRanges) {
+  const auto volumes = half_label_volumes();
+  const SliceDataParams plain = geometric_only();
+  SliceDataParams degraded = plain;
+  degraded.augment.noise_probability = 0.5;
+  degraded.augment.noise_max = 0.08;
+  degraded.augment.blur_probability = 0.5;
+  degraded.augment.blur_max_px = 1.5;
+  int noisy = 0;
+  int blurred = 0;
+  for (int64_t i = 0; i < 200; ++i) {
+    const SampleChoice a = choose_sample(volumes, true, plain, 3, 0, i);
+    const SampleChoice b = choose_sample(volumes, true, degraded, 3, 0, i);
+    ASSERT_TRUE(a.augment.degradation.is_identity());
+    ASSERT_EQ(a.slice, b.slice);
+    ASSERT_EQ(a.augment.affine.angle_deg, b.augment.affine.angle_deg);
+    ASSERT_EQ(a.augment.affine.scale, b.augment.affine.scale);
+    ASSERT_EQ(a.augment.intensity.shift, b.augment.intensity.shift);
+    const Degradation& d = b.augment.degradation;
+    EXPECT_GE(d.noise_sigma, 0.0);
+    EXPECT_LE(d.noise_sigma, 0.08);
+    if (d.blur_sigma_px > 0.0) {
+      EXPECT_GE(d.blur_sigma_px, 0.5);
+      EXPECT_LE(d.blur_sigma_px, 1.5);
+    }
+    noisy += d.noise_sigma > 0.0 ? 1 : 0;
+    blurred += d.blur_sigma_px > 0.0 ? 1 : 0;
+  }
+  EXPECT_GT(noisy, 60);  // ~ Binomial(200, 0.5)
+  EXPECT_LT(noisy, 140);
+  EXPECT_GT(blurred, 60);
+  EXPECT_LT(blurred, 140);
+
+  SliceDataParams bad = degraded;
+  bad.augment.blur_max_px = 10.0;
+  EXPECT_THROW(choose_sample(volumes, true, bad, 3, 0, 0), std::invalid_argument);
+  bad = degraded;
+  bad.augment.noise_probability = 1.5;
+  EXPECT_THROW(choose_sample(volumes, true, bad, 3, 0, 0), std::invalid_argument);
 }
 
 // Flips alone are pixel permutations: exactly torch::flip of the plain sample.

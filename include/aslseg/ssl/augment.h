@@ -47,9 +47,20 @@ struct IntensityJitter {
   bool is_identity() const { return multiplier == 1.0f && shift == 0.0f; }
 };
 
+// Image degradations after nnU-Net's GaussianNoise and GaussianBlur transforms: a net trained
+// on a few volumes of one scanner otherwise learns their noise level and sharpness too.
+struct Degradation {
+  double blur_sigma_px = 0.0;  // in-plane Gaussian blur of every channel (0: none)
+  double noise_sigma = 0.0;    // additive Gaussian noise, windowed units (0: none)
+  uint64_t noise_seed = 0;     // of the noise field, so a sample repeats bit for bit
+
+  bool is_identity() const { return blur_sigma_px <= 0.0 && noise_sigma <= 0.0; }
+};
+
 struct AugmentDraw {
   SliceAffine affine;
   IntensityJitter intensity;
+  Degradation degradation;
 };
 
 // One input sample: the 2k+1 channel planes (pointers into a volume, edge slices already

@@ -31,6 +31,12 @@ struct AugmentParams {
   double scale = 0.1;             // uniform in [1 - scale, 1 + scale]
   double intensity_shift = 0.05;  // added to windowed [0, 1] values
   double intensity_scale = 0.1;   // multiplies windowed values by 1 +- this
+  // nnU-Net's GaussianNoise / GaussianBlur: with this probability per sample, additive noise
+  // of sigma uniform in [0, noise_max] windowed units / a blur of sigma in [0.5, blur_max_px].
+  double noise_probability = 0.0;
+  double noise_max = 0.1;
+  double blur_probability = 0.0;
+  double blur_max_px = 1.0;
   bool enabled = true;
 };
 
