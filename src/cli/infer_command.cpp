@@ -31,7 +31,7 @@ constexpr const char* kProbabilitySuffix = "_tumour_prob.nii.gz";
 constexpr int64_t kDefaultBatchSize = 0;  // infer::auto_batch_size
 
 struct Options {
-  fs::path model;
+  std::vector<std::string> models;  // one checkpoint or run folder, or several: an ensemble
   fs::path input;
   fs::path output;
   bool resume = false;
@@ -114,10 +114,13 @@ Loaded load_case(const Options& o, const infer::InputCase& c, const models::Segm
   return out;
 }
 
-void log_model(const fs::path& checkpoint, const infer::Predictor& predictor) {
+void log_model(const std::vector<fs::path>& checkpoints, const infer::Predictor& predictor) {
   const models::SegmenterSpec& s = predictor.spec();
   const models::UNetOptions& u = s.unet;
-  spdlog::info("model: {}", checkpoint.string());
+  for (const fs::path& c : checkpoints) spdlog::info("model: {}", c.string());
+  if (checkpoints.size() > 1)
+    spdlog::info("model: an ensemble of {} nets, their softmax averaged (sizes as the first's)",
+                 checkpoints.size());
   spdlog::info(
       "model: U-Net depth {}, base width {}, norm {}, dropout {}, {} classes; input {} slice(s) "
       "(context {}) at {}x{}, window level {} width {} HU; {} parameters; device {}",
@@ -136,7 +139,8 @@ void run_infer(const Options& o, CommandContext& ctx) {
   if (o.threads > 0) core::apply_threads(o.threads);
   const infer::Shard shard = infer::parse_shard(o.shard);
   const torch::Device device = infer::parse_device(o.device);
-  const fs::path checkpoint = infer::resolve_checkpoint(o.model);
+  std::vector<fs::path> checkpoints;
+  for (const std::string& m : o.models) checkpoints.push_back(infer::resolve_checkpoint(m));
   const std::vector<infer::InputCase> all = infer::discover_inputs(o.input);
   const std::vector<infer::InputCase> cases = infer::select_shard(all, shard);
   for (const infer::InputCase& c : cases) {
@@ -145,8 +149,8 @@ void run_infer(const Options& o, CommandContext& ctx) {
       throw InputError(c.path.string(), "--output would overwrite this input");
   }
 
-  infer::Predictor predictor = infer::Predictor::from_checkpoint(checkpoint, device);
-  log_model(checkpoint, predictor);
+  infer::Predictor predictor = infer::Predictor::from_checkpoints(checkpoints, device);
+  log_model(checkpoints, predictor);
   infer::PredictParams params;
   params.batch_size =
       o.batch_size > 0 ? o.batch_size : infer::auto_batch_size(predictor.spec().image_size);
@@ -237,6 +241,9 @@ void register_infer(CLI::App& app, CommandContext& ctx) {
       "\n"
       "--model: a checkpoint file, or a run folder: RUN/ss/checkpoint.pt when it exists, else\n"
       "  RUN/checkpoint.pt. The checkpoint carries the net's hyper-parameters and preprocessing.\n"
+      "  Several (--model A --model B, or A,B): an ensemble, their softmax averaged (nets\n"
+      "  trained with different seeds; +0.05 tumour Dice for 3 nets on the development set of\n"
+      "  docs/ss_recipe.md). They must share input size, context, window and classes.\n"
       "--input: a volume file (.nii, .nii.gz, .mha, .mhd, .nrrd, .nhdr), a folder of them\n"
       "  (hidden files and LiTS segmentation-* masks skipped; sub-folders of .dcm files are one\n"
       "  DICOM case each), a dataset root (imagesTr/ and imagesTs/, or images/, are read), or\n"
@@ -249,7 +256,11 @@ void register_infer(CLI::App& app, CommandContext& ctx) {
       "this one runs).\n"
       "A case that cannot be read is logged and skipped; the others still run, and the exit "
       "code is 2.");
-  cmd->add_option("--model", opt->model, "Checkpoint file or run folder")->required();
+  cmd->add_option("--model", opt->models,
+                  "Checkpoint file or run folder; several (repeated or comma-separated): an "
+                  "ensemble")
+      ->required()
+      ->delimiter(',');
   cmd->add_option("--input", opt->input, "Volume file, folder of volumes, or DICOM folder")
       ->required();
   cmd->add_option("--output", opt->output, "Folder for the masks (created)")->required();

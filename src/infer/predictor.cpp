@@ -138,6 +138,43 @@ Predictor Predictor::from_checkpoint(const fs::path& path, const torch::Device& 
   return Predictor(net, spec, device);
 }
 
+void Predictor::add_member(models::UNet net, const models::SegmenterSpec& spec) {
+  models::validate(spec);
+  auto differs = [&](const char* what, const auto& mine, const auto& theirs) {
+    if (nlohmann::json(mine) != nlohmann::json(theirs))
+      throw std::invalid_argument(std::string("ensemble: ") + what + " " +
+                                  nlohmann::json(theirs).dump() + " differs from the first net's " +
+                                  nlohmann::json(mine).dump());
+  };
+  differs("image_size", spec_.image_size, spec.image_size);
+  differs("context", spec_.context, spec.context);
+  differs("window level", spec_.window.level, spec.window.level);
+  differs("window width", spec_.window.width, spec.window.width);
+  differs("num_classes", spec_.unet.num_classes, spec.unet.num_classes);
+  differs("in_channels", spec_.unet.in_channels, spec.unet.in_channels);
+  differs("patch_size", spec_.patch_size, spec.patch_size);
+  if (nlohmann::json(net->options()) != nlohmann::json(spec.unet))
+    throw std::invalid_argument("ensemble: a member's options differ from its spec");
+  net->to(device_, net_dtype_);
+  net->eval();
+  members_.push_back(std::move(net));
+}
+
+Predictor Predictor::from_checkpoints(const std::vector<fs::path>& checkpoints,
+                                      const torch::Device& device) {
+  if (checkpoints.empty()) throw std::invalid_argument("predictor: no checkpoint given");
+  Predictor first = from_checkpoint(checkpoints.front(), device);
+  for (size_t i = 1; i < checkpoints.size(); ++i) {
+    Predictor other = from_checkpoint(checkpoints[i], device);
+    try {
+      first.add_member(other.net_, other.spec_);
+    } catch (const std::invalid_argument& e) {
+      throw InputError(checkpoints[i].string(), e.what());
+    }
+  }
+  return first;
+}
+
 Prediction Predictor::predict(const Image& hu, const PredictParams& params,
                               bool want_tumour_probability) {
   return predict(prepare(hu, spec_), params, want_tumour_probability);
@@ -156,6 +193,8 @@ Prediction Predictor::predict(const WindowedVolume& input, const PredictParams& 
   if (want_tumour_probability && spec_.unet.num_classes <= kTumour)
     throw std::invalid_argument("predict: a tumour probability needs a tumour class");
   const bool mc = params.mc_dropout_samples > 0;
+  if (mc && !members_.empty())
+    throw std::invalid_argument("predict: Monte-Carlo dropout is not defined for an ensemble");
   if (mc && !(spec_.unet.dropout > 0.0))
     throw std::invalid_argument(
         "predict: Monte-Carlo dropout needs a net trained with dropout > 0 (model.dropout)");
@@ -167,6 +206,7 @@ Prediction Predictor::predict(const WindowedVolume& input, const PredictParams& 
   const torch::Dtype dtype = bf16 ? torch::kBFloat16 : torch::kFloat;
   if (dtype != net_dtype_) {
     net_->to(dtype);
+    for (models::UNet& m : members_) m->to(dtype);
     net_dtype_ = dtype;
   }
   net_->eval();
@@ -199,15 +239,21 @@ Prediction Predictor::predict(const WindowedVolume& input, const PredictParams& 
       preprocess::slice_with_context(input.windowed, z0 + i, slicing, dst + i * channels * plane);
     torch::Tensor x = staging.narrow(0, 0, n).to(device_);
     x = resize_bilinear(x, side, side).to(dtype);
-    torch::Tensor probs = slice_probabilities(x, params, [&](const torch::Tensor& in) {
-      torch::Tensor p = torch::softmax(net_->forward(in).to(torch::kFloat), /*dim=*/1);
+    auto net_probs = [&](models::UNet& net, const torch::Tensor& in) {
+      torch::Tensor p = torch::softmax(net->forward(in).to(torch::kFloat), /*dim=*/1);
       if (params.mirror) {
         // The flips besides the identity, over [B, C, H, W]'s W, H and both.
         const std::vector<std::vector<int64_t>> flips{{3}, {2}, {2, 3}};
         for (const std::vector<int64_t>& dims : flips)
-          p += torch::softmax(net_->forward(in.flip(dims)).to(torch::kFloat), 1).flip(dims);
+          p += torch::softmax(net->forward(in.flip(dims)).to(torch::kFloat), 1).flip(dims);
         p /= static_cast<double>(flips.size() + 1);
       }
+      return p;
+    };
+    torch::Tensor probs = slice_probabilities(x, params, [&](const torch::Tensor& in) {
+      torch::Tensor p = net_probs(net_, in);
+      for (models::UNet& m : members_) p += net_probs(m, in);
+      if (!members_.empty()) p /= static_cast<double>(ensemble_size());
       return p;
     });
     // Probabilities, not labels, go back to the slice size: smoother borders than resizing

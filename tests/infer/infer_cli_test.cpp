@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <string>
 
@@ -102,6 +103,55 @@ TEST_F(InferCli, WritesOneMaskPerCaseOnTheInputGridAndResumes) {
   ASSERT_EQ(run_cli(infer("out", "--resume"), log2), 0) << read_text(log2);
   EXPECT_NE(read_text(log2).find("1 done, 1 skipped"), std::string::npos) << read_text(log2);
   expect_mask_for(data() / "volume-1.nii.gz", path("out") / "volume-1.nii.gz");
+}
+
+// Two checkpoints given to --model are one ensemble: the saved tumour probability is the mean
+// of what each writes alone; a member that reads other inputs is refused with the file named.
+TEST_F(InferCli, SeveralModelsAreAnEnsembleOfTheirSoftmax) {
+  models::SegmenterSpec spec;
+  spec.unet.base_width = 4;
+  spec.unet.depth = 3;
+  spec.image_size = 32;
+  torch::manual_seed(1);
+  models::UNet second(spec.unet);
+  const fs::path second_ckpt = path("second.pt");
+  checkpoint::save(second_ckpt,
+                   {{{"net", second.ptr()}}, nullptr, {{checkpoint::kMetaSpec, spec}}});
+  models::SegmenterSpec wide = spec;
+  wide.context = 2;
+  wide.unet.in_channels = 5;
+  models::UNet wide_net(wide.unet);
+  const fs::path wide_ckpt = path("wide_context.pt");
+  checkpoint::save(wide_ckpt,
+                   {{{"net", wide_net.ptr()}}, nullptr, {{checkpoint::kMetaSpec, wide}}});
+
+  auto run_one = [&](const std::string& models, const std::string& out) {
+    const fs::path log = path(out + ".log");
+    const int rc =
+        run_cli("infer --model " + models + " --input " + data().string() + " --output " +
+                    path(out).string() + " --threads 1 --shard 0/2 --save-probabilities",
+                log);
+    EXPECT_EQ(rc, 0) << read_text(log);
+    return io::read_image(path(out) / "volume-0_tumour_prob.nii.gz");
+  };
+  const Image a = run_one(run().string(), "ens-a");
+  const Image b = run_one(second_ckpt.string(), "ens-b");
+  const Image both = run_one(run().string() + "," + second_ckpt.string(), "ens-ab");
+  double gap = 0.0;
+  for (size_t i = 0; i < both.voxels.size(); ++i) {
+    ASSERT_NEAR(both.voxels[i], 0.5 * (a.voxels[i] + b.voxels[i]), 1e-5) << "voxel " << i;
+    gap = std::max<double>(gap, std::fabs(a.voxels[i] - b.voxels[i]));
+  }
+  EXPECT_GT(gap, 1e-3) << "the two nets agree: the test shows nothing";
+
+  const fs::path log = path("ens-bad.log");
+  EXPECT_EQ(run_cli("infer --model " + run().string() + " --model " + wide_ckpt.string() +
+                        " --input " + data().string() + " --output " + path("ens-bad").string(),
+                    log),
+            2);
+  const std::string text = read_text(log);
+  EXPECT_NE(text.find("wide_context.pt"), std::string::npos) << text;
+  EXPECT_NE(text.find("context"), std::string::npos) << text;
 }
 
 TEST_F(InferCli, ShardTakesEveryNthCaseAndSavesProbabilities) {

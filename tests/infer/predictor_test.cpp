@@ -236,6 +236,49 @@ TEST(InferPredictor, SlidingWindowMatchesAHandComputedGaussianBlend) {
   EXPECT_GT(gap_to_whole, 1e-3) << "tiles and whole slice agree: the test shows nothing";
 }
 
+// An ensemble's softmax is the mean of its members' (resizing is linear, so the tumour
+// probability at the volume's size is the mean of theirs too); members that would see other
+// inputs are refused, and so is Monte-Carlo dropout.
+TEST(InferPredictor, EnsembleAveragesTheMembersSoftmax) {
+  const models::SegmenterSpec spec = tiny_spec();
+  auto make_net = [&](uint64_t seed) {
+    torch::manual_seed(seed);
+    models::UNet net(spec.unet);
+    torch::NoGradGuard no_grad;
+    net->named_parameters()["head.bias"].copy_(torch::tensor({0.0f, 0.05f, -0.05f}));
+    return net;
+  };
+  const models::UNet a = make_net(21);
+  const models::UNet b = make_net(22);
+  const Image img = phantom(36, 28, 5);
+  const Prediction pa = Predictor(a, spec, torch::kCPU).predict(img, PredictParams{}, true);
+  const Prediction pb = Predictor(b, spec, torch::kCPU).predict(img, PredictParams{}, true);
+  Predictor ensemble(a, spec, torch::kCPU);
+  ensemble.add_member(b, spec);
+  EXPECT_EQ(ensemble.ensemble_size(), 2);
+  const Prediction pe = ensemble.predict(img, PredictParams{}, true);
+  double members_gap = 0.0;
+  for (size_t i = 0; i < pe.tumour_probability->voxels.size(); ++i) {
+    const double ta = pa.tumour_probability->voxels[i], tb = pb.tumour_probability->voxels[i];
+    ASSERT_NEAR(pe.tumour_probability->voxels[i], 0.5 * (ta + tb), 1e-5) << "voxel " << i;
+    members_gap = std::max(members_gap, std::fabs(ta - tb));
+  }
+  EXPECT_GT(members_gap, 1e-3) << "the two members agree: the test shows nothing";
+
+  models::SegmenterSpec wider_context = spec;
+  wider_context.context = 2;
+  wider_context.unet.in_channels = 5;
+  EXPECT_THROW(ensemble.add_member(models::UNet(wider_context.unet), wider_context),
+               std::invalid_argument);
+  models::SegmenterSpec other_window = spec;
+  other_window.window.width += 100;
+  EXPECT_THROW(ensemble.add_member(models::UNet(other_window.unet), other_window),
+               std::invalid_argument);
+  PredictParams mc;
+  mc.mc_dropout_samples = 2;
+  EXPECT_THROW(ensemble.predict(img, mc), std::invalid_argument);
+}
+
 TEST(InferPredictor, RejectsANetThatDoesNotMatchTheSpec) {
   models::SegmenterSpec spec = tiny_spec();
   models::UNetOptions other = spec.unet;

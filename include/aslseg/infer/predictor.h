@@ -82,12 +82,24 @@ class Predictor {
   Prediction predict(const WindowedVolume& input, const PredictParams& params,
                      bool want_tumour_probability = false);
 
+  // An ensemble (nnU-Net's habit with its folds): predict averages the softmax of this net and
+  // of every added one, each with the same mirroring and tiling. The member's spec must agree
+  // with this predictor's on everything that shapes the input and the output (image size,
+  // context, window, classes, patch size); std::invalid_argument naming the difference.
+  // Monte-Carlo dropout is not defined for an ensemble (predict refuses it).
+  void add_member(models::UNet net, const models::SegmenterSpec& spec);
+  // Loads several checkpoints as one ensemble (the first one's spec is the predictor's).
+  static Predictor from_checkpoints(const std::vector<std::filesystem::path>& checkpoints,
+                                    const torch::Device& device);
+  int64_t ensemble_size() const { return 1 + static_cast<int64_t>(members_.size()); }
+
   const models::SegmenterSpec& spec() const { return spec_; }
   const models::UNet& net() const { return net_; }
   const torch::Device& device() const { return device_; }
 
  private:
   models::UNet net_;
+  std::vector<models::UNet> members_;  // the ensemble besides net_
   models::SegmenterSpec spec_;
   torch::Device device_;
   torch::Dtype net_dtype_ = torch::kFloat;  // bf16 after a bf16 predict on CUDA
