@@ -4,8 +4,9 @@
 # SS -> fine-tuned tiny SAM -> selection; the adaptation net is switched off there because it
 # lowered the tumour Dice in every measurement, docs/loop_results.md) on the CPU, exports the
 # selected pseudo-labels as an nnU-Net dataset, and prints the test split's metrics per round
-# and stage. 6-16 minutes on a 2-core machine once built (AVX512 vs AVX2 CPUs). SAM starts from random weights here (no
-# pretrained weights can be downloaded): see docs/loop.md. The recipe: docs/ss_recipe.md.
+# and stage. 6-16 minutes on a 2-core machine once built (AVX512 vs AVX2 CPUs). SAM starts
+# from random weights here (no pretrained weights can be downloaded): see docs/loop.md. The
+# recipe: docs/ss_recipe.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh

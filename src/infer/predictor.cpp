@@ -120,22 +120,37 @@ Predictor::Predictor(models::UNet net, const models::SegmenterSpec& spec,
   }
 }
 
-Predictor Predictor::from_checkpoint(const fs::path& path, const torch::Device& device) {
+namespace {
+
+struct LoadedNet {
+  models::UNet net{nullptr};
+  models::SegmenterSpec spec;
+};
+
+// The segmentation net of an aslseg checkpoint and the spec in its metadata.
+LoadedNet load_net(const fs::path& path) {
   const checkpoint::Summary summary = checkpoint::inspect(path);
   if (!summary.meta.contains(checkpoint::kMetaSpec))
     throw InputError(path.string(), std::string("metadata holds no '") + checkpoint::kMetaSpec +
                                         "' (not a segmentation-net checkpoint?)");
-  models::SegmenterSpec spec;
+  LoadedNet out;
   try {
-    summary.meta.at(checkpoint::kMetaSpec).get_to(spec);
+    summary.meta.at(checkpoint::kMetaSpec).get_to(out.spec);
   } catch (const std::invalid_argument& e) {
     throw InputError(path.string(), std::string("metadata 'spec': ") + e.what());
   }
   const std::string name = pick_module(summary, path);
-  models::UNet net(spec.unet);
-  checkpoint::load(path, {{{name, net.ptr()}}, nullptr, {}});
+  out.net = models::UNet(out.spec.unet);
+  checkpoint::load(path, {{{name, out.net.ptr()}}, nullptr, {}});
   spdlog::debug("{}: using module '{}'", path.string(), name);
-  return Predictor(net, spec, device);
+  return out;
+}
+
+}  // namespace
+
+Predictor Predictor::from_checkpoint(const fs::path& path, const torch::Device& device) {
+  LoadedNet loaded = load_net(path);
+  return Predictor(loaded.net, loaded.spec, device);
 }
 
 void Predictor::add_member(models::UNet net, const models::SegmenterSpec& spec) {
@@ -165,9 +180,9 @@ Predictor Predictor::from_checkpoints(const std::vector<fs::path>& checkpoints,
   if (checkpoints.empty()) throw std::invalid_argument("predictor: no checkpoint given");
   Predictor first = from_checkpoint(checkpoints.front(), device);
   for (size_t i = 1; i < checkpoints.size(); ++i) {
-    Predictor other = from_checkpoint(checkpoints[i], device);
+    LoadedNet member = load_net(checkpoints[i]);
     try {
-      first.add_member(other.net_, other.spec_);
+      first.add_member(member.net, member.spec);
     } catch (const std::invalid_argument& e) {
       throw InputError(checkpoints[i].string(), e.what());
     }

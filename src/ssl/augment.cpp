@@ -3,11 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "aslseg/synth/detmath.h"
 #include "aslseg/synth/rng.h"
-
-#include <vector>
 
 namespace aslseg::ssl {
 namespace {
@@ -124,45 +123,43 @@ void jitter_intensity(const IntensityJitter& jitter, int64_t channels, int64_t n
 // Kernel radius in sigmas: the weights beyond 3 sigma sum to < 0.3 %.
 constexpr double kBlurRadiusSigmas = 3.0;
 
-// Separable Gaussian blur of one plane, edges clamped; padding pixels (valid 0) neither
-// receive nor give intensity, so the field-of-view edge does not bleed into the body.
+// One pass of a separable blur, along x (stride 1) or y (stride w), edges clamped: each valid
+// output pixel is the kernel-weighted mean of the valid pixels it reaches (itself always among
+// them), so padding (valid 0) neither gives nor receives intensity. Padding pixels of `dst`
+// are left as they are.
+void blur_pass(const float* src, float* dst, const float* valid, int64_t h, int64_t w, bool along_x,
+               const std::vector<float>& kernel) {
+  const int64_t radius = static_cast<int64_t>(kernel.size() / 2);
+  const int64_t stride = along_x ? 1 : w;
+  for (int64_t y = 0; y < h; ++y)
+    for (int64_t x = 0; x < w; ++x) {
+      const int64_t i = y * w + x;
+      if (valid[i] == 0.0f) continue;
+      const int64_t pos = along_x ? x : y, last = (along_x ? w : h) - 1;
+      float sum = 0.0f, weight = 0.0f;
+      for (int64_t d = -radius; d <= radius; ++d) {
+        const int64_t j = i + (std::clamp<int64_t>(pos + d, 0, last) - pos) * stride;
+        if (valid[j] == 0.0f) continue;
+        const float k = kernel[static_cast<size_t>(d + radius)];
+        sum += k * src[j];
+        weight += k;
+      }
+      dst[i] = sum / weight;
+    }
+}
+
+// Separable Gaussian blur of one plane in place (`scratch` holds the horizontal pass).
 void blur_plane(float* plane, const float* valid, int64_t h, int64_t w, double sigma,
                 std::vector<float>& scratch) {
   const int64_t radius =
       std::max<int64_t>(1, static_cast<int64_t>(std::ceil(kBlurRadiusSigmas * sigma)));
-  std::vector<float> k(static_cast<size_t>(2 * radius + 1));
+  std::vector<float> kernel(static_cast<size_t>(2 * radius + 1));
   for (int64_t i = -radius; i <= radius; ++i)
-    k[static_cast<size_t>(i + radius)] = static_cast<float>(
+    kernel[static_cast<size_t>(i + radius)] = static_cast<float>(
         synth::detmath::exp(-0.5 * static_cast<double>(i * i) / (sigma * sigma)));
   scratch.assign(static_cast<size_t>(h * w), 0.0f);
-  // Horizontal pass into scratch, vertical pass back; each normalised by the weights of the
-  // valid pixels it used.
-  for (int pass = 0; pass < 2; ++pass) {
-    const float* src = pass == 0 ? plane : scratch.data();
-    std::vector<float> dst(static_cast<size_t>(h * w), 0.0f);
-    for (int64_t y = 0; y < h; ++y)
-      for (int64_t x = 0; x < w; ++x) {
-        const int64_t i = y * w + x;
-        if (valid[i] == 0.0f) continue;
-        float sum = 0.0f, wsum = 0.0f;
-        for (int64_t d = -radius; d <= radius; ++d) {
-          const int64_t xx = pass == 0 ? std::clamp<int64_t>(x + d, 0, w - 1) : x;
-          const int64_t yy = pass == 0 ? y : std::clamp<int64_t>(y + d, 0, h - 1);
-          const int64_t j = yy * w + xx;
-          if (valid[j] == 0.0f) continue;
-          const float kw = k[static_cast<size_t>(d + radius)];
-          sum += kw * src[j];
-          wsum += kw;
-        }
-        dst[static_cast<size_t>(i)] = wsum > 0.0f ? sum / wsum : src[i];
-      }
-    if (pass == 0) {
-      scratch = std::move(dst);
-    } else {
-      for (int64_t i = 0; i < h * w; ++i)
-        if (valid[i] != 0.0f) plane[i] = dst[static_cast<size_t>(i)];
-    }
-  }
+  blur_pass(plane, scratch.data(), valid, h, w, /*along_x=*/true, kernel);
+  blur_pass(scratch.data(), plane, valid, h, w, /*along_x=*/false, kernel);
 }
 
 void degrade(const Degradation& d, int64_t channels, int64_t h, int64_t w, const SliceOutput& out) {
