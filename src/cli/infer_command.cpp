@@ -140,7 +140,8 @@ void run_infer(const Options& o, CommandContext& ctx) {
   const infer::Shard shard = infer::parse_shard(o.shard);
   const torch::Device device = infer::parse_device(o.device);
   std::vector<fs::path> checkpoints;
-  for (const std::string& m : o.models) checkpoints.push_back(infer::resolve_checkpoint(m));
+  for (const std::string& m : o.models)
+    for (const fs::path& c : infer::resolve_checkpoints(m)) checkpoints.push_back(c);
   const std::vector<infer::InputCase> all = infer::discover_inputs(o.input);
   const std::vector<infer::InputCase> cases = infer::select_shard(all, shard);
   for (const infer::InputCase& c : cases) {

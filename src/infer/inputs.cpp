@@ -14,8 +14,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr const char* kCheckpointName = "checkpoint.pt";
-constexpr const char* kSegmenterRunFolder = "ss";
+constexpr const char* kCheckpointName = loop::kSsCheckpointName;
+constexpr const char* kSegmenterRunFolder = loop::kSsFolder;
 // Image sub-folders of a dataset root: nnU-Net raw (training, then test images), then the
 // images/ + labels/ layout.
 const std::vector<std::string> kImageSubfolders{"imagesTr", "imagesTs", "images"};
@@ -75,25 +75,27 @@ void list_folder(const fs::path& dir, std::vector<InputCase>& out) {
 
 }  // namespace
 
-fs::path resolve_checkpoint(const fs::path& model) {
+std::vector<fs::path> resolve_checkpoints(const fs::path& model) {
   std::error_code ec;
   if (!fs::exists(model, ec)) throw InputError(model.string(), "no such file or folder");
-  if (!fs::is_directory(model, ec)) return model;
-  // A loop run: the segmentation net of its last finished round.
+  if (!fs::is_directory(model, ec)) return {model};
+  // A loop run: the segmentation net (or ensemble) of its last finished round.
   const loop::RunLayout run(model);
   const std::vector<int> finished = run.finished_rounds();
   if (!finished.empty()) {
-    const fs::path ss = run.round_dir(finished.back()) / kSegmenterRunFolder / kCheckpointName;
-    if (fs::is_regular_file(ss, ec)) return ss;
+    std::vector<fs::path> members = run.ss_checkpoints(finished.back());
+    if (!members.empty()) return members;
   }
   for (const fs::path& candidate :
        {model / kSegmenterRunFolder / kCheckpointName, model / kCheckpointName}) {
-    if (fs::is_regular_file(candidate, ec)) return candidate;
+    if (fs::is_regular_file(candidate, ec)) return {candidate};
   }
   throw InputError(model.string(), std::string("run folder holds no finished round_K/") +
                                        kSegmenterRunFolder + "/, nor " + kSegmenterRunFolder + "/" +
                                        kCheckpointName + ", nor " + kCheckpointName);
 }
+
+fs::path resolve_checkpoint(const fs::path& model) { return resolve_checkpoints(model).front(); }
 
 std::vector<InputCase> discover_inputs(const fs::path& input) {
   std::error_code ec;

@@ -12,11 +12,12 @@ namespace {
 
 using nlohmann::json;
 
-const std::vector<std::string> kLoopKeys{"rounds", "selection", "mc_dropout_samples", "sam",
-                                         "adaptation", "stages"};
+const std::vector<std::string> kLoopKeys{"rounds", "ss_members", "selection", "mc_dropout_samples",
+                                         "sam",    "adaptation", "stages"};
 const std::vector<std::string> kStageKeys{"sam", "adaptation"};
 const std::vector<std::string> kSamKeys{"model", "checkpoint", "finetune", "prompts"};
-const std::vector<std::string> kSelectionKeys{"tau",
+const std::vector<std::string> kSelectionKeys{"reliability",
+                                              "tau",
                                               "tau_liver",
                                               "max_fraction",
                                               "both_empty_reliability",
@@ -53,7 +54,8 @@ json without_device(json j) {
 }  // namespace
 
 void to_json(json& j, const SelectionParams& p) {
-  j = json{{"tau", p.tau},
+  j = json{{"reliability", reliability_source_name(p.reliability)},
+           {"tau", p.tau},
            {"tau_liver", p.tau_liver},
            {"max_fraction", p.max_fraction},
            {"both_empty_reliability", p.both_empty_reliability},
@@ -64,6 +66,16 @@ void to_json(json& j, const SelectionParams& p) {
 void from_json(const json& j, SelectionParams& p) {
   const std::string where = "selection";
   config::reject_unknown_keys(j, kSelectionKeys, where);
+  if (j.contains("reliability")) {
+    const json& v = j.at("reliability");
+    if (!v.is_string()) config::throw_wrong_type(where, "reliability", v);
+    const auto source = parse_reliability_source(v.get<std::string>());
+    if (!source)
+      throw std::invalid_argument(where + ".reliability must be \"stages\" (PL3 against PL1) or " +
+                                  "\"members\" (the SS ensemble's members), got \"" +
+                                  v.get<std::string>() + "\"");
+    p.reliability = *source;
+  }
   config::read_if_present(j, "tau", p.tau, where);
   config::read_if_present(j, "tau_liver", p.tau_liver, where);
   config::read_if_present(j, "max_fraction", p.max_fraction, where);
@@ -95,6 +107,7 @@ void to_json(json& j, const LoopParams& p) {
   json adaptation;
   to_json(adaptation, p.adaptation);
   j = json{{"rounds", p.rounds},
+           {"ss_members", p.ss_members},
            {"selection", p.selection},
            {"mc_dropout_samples", p.mc_dropout_samples},
            {"sam",
@@ -112,6 +125,10 @@ void from_json(const json& j, LoopParams& p) {
   config::read_if_present(j, "rounds", p.rounds, where);
   if (p.rounds < 0)
     throw std::invalid_argument("loop.rounds must be >= 0, got " + std::to_string(p.rounds));
+  config::read_if_present(j, "ss_members", p.ss_members, where);
+  if (p.ss_members < 1 || p.ss_members > kMaxSsMembers)
+    throw std::invalid_argument("loop.ss_members must be in [1, " + std::to_string(kMaxSsMembers) +
+                                "], got " + std::to_string(p.ss_members));
   read_section(j, "selection", p.selection, where);
   config::read_if_present(j, "mc_dropout_samples", p.mc_dropout_samples, where);
   if (p.mc_dropout_samples < 1)

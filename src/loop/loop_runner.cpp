@@ -135,27 +135,52 @@ class Loop {
     return key;
   }
 
-  fs::path ss_dir(int k) const { return layout_.round_dir(k) / "ss"; }
   fs::path sam_checkpoint() const { return layout_.run() / kSamDir / "sam_finetuned.pt"; }
   fs::path an_checkpoint() const { return layout_.run() / kAnDir / kAdaptationCheckpointName; }
 
+  std::string ss_step(int k, int member) const {
+    return round_step(
+        k, member == 0 ? std::string(kSsFolder) : kSsMemberPrefix + std::to_string(member));
+  }
+  int members() const { return static_cast<int>(params_.ss_members); }
+  std::vector<fs::path> ss_checkpoints(int k) const {
+    std::vector<fs::path> out;
+    for (int m = 0; m < members(); ++m) out.push_back(layout_.ss_dir(k, m) / kSsCheckpointName);
+    return out;
+  }
+
+  // SS of round k: one net, or each member of the ensemble in turn (member m with seed + m, so
+  // the members differ in their initial weights and batches and nothing else).
   bool train_ss(int k) {
-    const std::string step = round_step(k, "ss");
-    if (state_.done(step)) return true;
     const dataset::TrainingSet t = training_for(k);
-    spdlog::info("round {}: SS on {} labelled ({} of them pseudo-labelled) + {} unlabelled", k,
-                 t.labelled.size(), t.labelled.size() - initial_.labelled.size(),
-                 t.unlabelled.size());
-    const ssl::TrainResult r = ssl::train_segmenter(ss_, t, test_, ss_dir(k));
-    if (!r.finished) {
-      spdlog::info("stopped at step {} of {} of round {}'s SS; rerun the same command to continue",
-                   r.steps, ss_.optim.steps, k);
-      return false;
+    for (int m = 0; m < members(); ++m) {
+      const std::string step = ss_step(k, m);
+      if (state_.done(step)) continue;
+      ssl::TrainParams member = ss_;
+      member.seed = ss_.seed + static_cast<uint64_t>(m);
+      if (members() > 1)
+        spdlog::info(
+            "round {}: SS member {} of {} (seed {}) on {} labelled ({} of them "
+            "pseudo-labelled) + {} unlabelled",
+            k, m + 1, members(), member.seed, t.labelled.size(),
+            t.labelled.size() - initial_.labelled.size(), t.unlabelled.size());
+      else
+        spdlog::info("round {}: SS on {} labelled ({} of them pseudo-labelled) + {} unlabelled", k,
+                     t.labelled.size(), t.labelled.size() - initial_.labelled.size(),
+                     t.unlabelled.size());
+      const ssl::TrainResult r = ssl::train_segmenter(member, t, test_, layout_.ss_dir(k, m));
+      if (!r.finished) {
+        spdlog::info(
+            "stopped at step {} of {} of round {}'s SS; rerun the same command to continue",
+            r.steps, ss_.optim.steps, k);
+        return false;
+      }
+      state_.mark_done(step, {{"checkpoint", r.checkpoint.string()},
+                              {"seed", member.seed},
+                              {"steps", r.steps},
+                              {"labelled", t.labelled.size()},
+                              {"last_validation", r.last_validation}});
     }
-    state_.mark_done(step, {{"checkpoint", r.checkpoint.string()},
-                            {"steps", r.steps},
-                            {"labelled", t.labelled.size()},
-                            {"last_validation", r.last_validation}});
     return true;
   }
 
@@ -245,7 +270,7 @@ class Loop {
     }
   };
   Models models(int k) const {
-    Models m{infer::Predictor::from_checkpoint(ss_dir(k) / "checkpoint.pt", device_), {}, {}};
+    Models m{infer::Predictor::from_checkpoints(ss_checkpoints(k), device_), {}, {}};
     if (skipped(kStepSam).empty()) m.sam.emplace(sam_predictor());
     if (skipped(kStepAn).empty()) m.an.emplace(an_checkpoint(), ss_.device);
     return m;
@@ -257,6 +282,12 @@ class Loop {
     Models m = models(k);
     StagePipeline pipeline = m.pipeline(sam_stage());
     const bool gate = params_.selection.max_uncertainty.has_value();
+    // Member agreement: each member's own label map, post-processed as PL1 is.
+    const bool by_members = params_.selection.reliability == ReliabilitySource::kMembers;
+    std::vector<infer::Predictor> member_nets;
+    if (by_members)
+      for (const fs::path& c : ss_checkpoints(k))
+        member_nets.push_back(infer::Predictor::from_checkpoint(c, device_));
     std::vector<CaseScore> scores;
     json failures = json::array();
     cli::Progress progress("round " + std::to_string(k) + " pseudo-labels",
@@ -269,8 +300,15 @@ class Loop {
         io::write_labels(labels.pl1, layout_.stage_label(k, Stage::kPL1, c.id));
         io::write_labels(labels.pl2, layout_.stage_label(k, Stage::kPL2, c.id));
         io::write_labels(labels.pl3, layout_.stage_label(k, Stage::kPL3, c.id));
-        scores.push_back(
-            score_case(c.id, labels.pl1, labels.pl3, labels.uncertainty, params_.selection));
+        if (by_members) {
+          std::vector<LabelMap> own;
+          for (infer::Predictor& net : member_nets)
+            own.push_back(net.predict(hu, infer::PredictParams{}).labels);
+          scores.push_back(score_members(c.id, own, params_.selection));
+        } else {
+          scores.push_back(
+              score_case(c.id, labels.pl1, labels.pl3, labels.uncertainty, params_.selection));
+        }
       } catch (const InputError& e) {
         // A volume that cannot be read is reported and never selected; the round goes on.
         spdlog::error("{}", e.what());
@@ -321,8 +359,10 @@ class Loop {
     const std::string step = round_step(k, "selection");
     if (state_.done(step)) return state_.info(step).at("selected").get<int>();
     const json scores = read_json_file(layout_.round_dir(k) / kScoresFile);
-    // Without SAM and AN, PL3 is PL1 and agrees with it by construction: no second opinion.
-    const bool blind = !skipped(kStepSam).empty();
+    // Without SAM and AN, PL3 is PL1 and agrees with it by construction: no second opinion,
+    // unless the ensemble's members are it.
+    const bool blind =
+        !skipped(kStepSam).empty() && params_.selection.reliability == ReliabilitySource::kStages;
     if (blind)
       spdlog::warn(
           "round {}: nothing selected: SAM and the adaptation net were skipped, so no "
@@ -410,7 +450,12 @@ class Loop {
                 {"selected", state_.info(sel).at("selected")},
                 {"pool", state_.info(sel).at("pool")},
                 {"selection_quality", state_.info(sel).value("quality", json(nullptr))},
-                {"ss", state_.info(round_step(k, "ss"))}};
+                {"ss", state_.info(ss_step(k, 0))}};
+      if (members() > 1) {
+        json all = json::array();
+        for (int m = 0; m < members(); ++m) all.push_back(state_.info(ss_step(k, m)));
+        r["ss_members"] = all;
+      }
       const std::string test = round_step(k, "test");
       r["test"] = state_.done(test) ? state_.info(test) : json::object();
       rounds.push_back(r);
@@ -446,6 +491,14 @@ std::string metric_cell(const json& summary, const char* cls, const char* metric
 LoopResult run_loop(const ssl::TrainParams& ss, const LoopParams& loop,
                     const dataset::TrainingSet& initial, const dataset::EvaluationSet& evaluation,
                     const fs::path& run) {
+  if (loop.selection.reliability == ReliabilitySource::kMembers && loop.ss_members < 2)
+    throw InputError("configuration",
+                     "loop.selection.reliability \"members\" compares the SS ensemble's members: "
+                     "set loop.ss_members >= 2, or use \"stages\" (PL3 against PL1)");
+  if (loop.selection.max_uncertainty && loop.ss_members > 1)
+    throw InputError("configuration",
+                     "loop.selection.max_uncertainty (Monte-Carlo dropout) is not defined for an "
+                     "ensemble: set loop.ss_members to 1 or max_uncertainty to null");
   if (loop.selection.max_uncertainty && !(ss.spec.unet.dropout > 0.0))
     throw InputError("configuration",
                      "loop.selection.max_uncertainty needs the Monte-Carlo dropout of SS: set "

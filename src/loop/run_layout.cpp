@@ -53,6 +53,21 @@ fs::path RunLayout::stage_label(int round, Stage stage, const std::string& case_
   return round_dir(round) / stage_folder(stage) / (case_id + kLabelExtension);
 }
 
+fs::path RunLayout::ss_dir(int round, int member) const {
+  if (member == 0) return round_dir(round) / kSsFolder;
+  return round_dir(round) / (kSsMemberPrefix + std::to_string(member));
+}
+
+std::vector<fs::path> RunLayout::ss_checkpoints(int round) const {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (int member = 0;; ++member) {
+    const fs::path checkpoint = ss_dir(round, member) / kSsCheckpointName;
+    if (!fs::is_regular_file(checkpoint, ec)) return out;
+    out.push_back(checkpoint);
+  }
+}
+
 std::vector<int> RunLayout::rounds() const {
   std::vector<int> out;
   std::error_code ec;

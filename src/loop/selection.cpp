@@ -28,14 +28,15 @@ int64_t count_in(const LabelMap& m, metrics::LabelRange r) {
 std::string rule_reason(const CaseScore& s, const SelectionParams& p) {
   switch (s.rule) {
     case ReliabilityRule::kDice:
-      return fmt::format("tumour Dice {:.3f}", s.tumour_dice);
+      return fmt::format("tumour Dice {:.3f} of {} and {}", s.tumour_dice, s.first_name,
+                         s.second_name);
     case ReliabilityRule::kBothEmpty:
     case ReliabilityRule::kEmptyVsSmall: {
       const std::string what =
           s.rule == ReliabilityRule::kBothEmpty
-              ? std::string("no tumour in PL1 or PL3")
+              ? fmt::format("no tumour in {} or {}", s.first_name, s.second_name)
               : fmt::format("tumour only in {} ({} voxels < small_volume_voxels {})",
-                            s.tumour_voxels_pl1 > 0 ? "PL1" : "PL3",
+                            s.tumour_voxels_pl1 > 0 ? s.first_name : s.second_name,
                             std::max(s.tumour_voxels_pl1, s.tumour_voxels_pl3),
                             p.small_volume_voxels);
       const bool agrees = s.liver_dice >= p.tau_liver;
@@ -44,7 +45,7 @@ std::string rule_reason(const CaseScore& s, const SelectionParams& p) {
     }
     case ReliabilityRule::kEmptyVsLarge:
       return fmt::format("tumour only in {} ({} voxels >= small_volume_voxels {})",
-                         s.tumour_voxels_pl1 > 0 ? "PL1" : "PL3",
+                         s.tumour_voxels_pl1 > 0 ? s.first_name : s.second_name,
                          std::max(s.tumour_voxels_pl1, s.tumour_voxels_pl3), p.small_volume_voxels);
   }
   return "";
@@ -62,6 +63,16 @@ void validate(const SelectionParams& p) {
   if (!in_unit_interval(p.max_fraction)) fail("max_fraction must be in [0, 1]");
   if (p.small_volume_voxels < 0) fail("small_volume_voxels must be >= 0");
   if (p.max_uncertainty && std::isnan(*p.max_uncertainty)) fail("max_uncertainty is NaN");
+}
+
+const char* reliability_source_name(ReliabilitySource source) {
+  return source == ReliabilitySource::kMembers ? "members" : "stages";
+}
+
+std::optional<ReliabilitySource> parse_reliability_source(const std::string& name) {
+  if (name == "stages") return ReliabilitySource::kStages;
+  if (name == "members") return ReliabilitySource::kMembers;
+  return std::nullopt;
 }
 
 const char* rule_name(ReliabilityRule rule) {
@@ -128,6 +139,25 @@ CaseScore score_case(const std::string& id, const LabelMap& pl1, const LabelMap&
   return score_from_counts(id, metrics::dice(pl3, pl1, kTumourRange), count_in(pl1, kTumourRange),
                            count_in(pl3, kTumourRange), metrics::dice(pl3, pl1, kLiverRange),
                            uncertainty, p);
+}
+
+CaseScore score_members(const std::string& id, const std::vector<LabelMap>& members,
+                        const SelectionParams& p) {
+  if (members.size() < 2)
+    throw InputError(id, "member agreement needs at least two ensemble members, got " +
+                             std::to_string(members.size()));
+  std::optional<CaseScore> worst;
+  for (size_t a = 0; a < members.size(); ++a) {
+    for (size_t b = a + 1; b < members.size(); ++b) {
+      const std::string diff = members[a].geometry.difference(members[b].geometry);
+      if (!diff.empty()) throw InputError(id, "ensemble members' labels differ in grid: " + diff);
+      CaseScore s = score_case(id, members[a], members[b], std::nullopt, p);
+      s.first_name = "member " + std::to_string(a);
+      s.second_name = "member " + std::to_string(b);
+      if (!worst || s.reliability < worst->reliability) worst = std::move(s);
+    }
+  }
+  return *worst;
 }
 
 std::vector<Decision> select(const std::vector<CaseScore>& scores, const SelectionParams& p) {

@@ -103,6 +103,18 @@ TEST(InferInputs, CheckpointLookupInARunFolder) {
   EXPECT_EQ(resolve_checkpoint(dir.path()), dir / "ss" / "checkpoint.pt");
   touch(dir / "other.pt");
   EXPECT_EQ(resolve_checkpoint(dir / "other.pt"), dir / "other.pt");
+  // A loop run: its last finished round's SS, every member of its ensemble.
+  touch(dir / "round_1" / "ss" / "checkpoint.pt");
+  touch(dir / "round_1" / "selected.json");
+  touch(dir / "round_2" / "ss" / "checkpoint.pt");
+  touch(dir / "round_2" / "ss_member_1" / "checkpoint.pt");
+  EXPECT_EQ(resolve_checkpoints(dir.path()),
+            (std::vector<fs::path>{dir / "round_1" / "ss" / "checkpoint.pt"}));
+  touch(dir / "round_2" / "selected.json");
+  EXPECT_EQ(resolve_checkpoints(dir.path()),
+            (std::vector<fs::path>{dir / "round_2" / "ss" / "checkpoint.pt",
+                                   dir / "round_2" / "ss_member_1" / "checkpoint.pt"}));
+  EXPECT_EQ(resolve_checkpoint(dir.path()), dir / "round_2" / "ss" / "checkpoint.pt");
 }
 
 TEST(InferInputs, Shards) {

@@ -19,6 +19,7 @@
 #include "aslseg/io/volume_io.h"
 #include "aslseg/loop/run_layout.h"
 #include "aslseg/loop/selected_case.h"
+#include "aslseg/loop/selection.h"
 #include "aslseg/metrics/binary_metrics.h"
 #include "common/test_util.h"
 
@@ -251,6 +252,63 @@ TEST_F(LoopCli, StageThatCannotBeTrainedIsSkippedAndTheLoopCompletes) {
   const json& t = summary.at("rounds")[0].at("test");
   EXPECT_EQ(t.at("ss_sam").at("tumour").at("dice"), t.at("ss").at("tumour").at("dice"));
   EXPECT_EQ(t.at("ss_sam_an").at("tumour").at("dice"), t.at("ss").at("tumour").at("dice"));
+}
+
+// SS as an ensemble of two nets (loop.ss_members 2) with SAM off and the members as the
+// second opinion: each member trains with its own seed into its own folder, every pool
+// volume's reliability is the tumour Dice of the two members' own labels (checked against
+// `aslseg infer` of each member alone), PL1 is their ensemble (checked against `aslseg infer
+// --model RUN`, which takes both members), and volumes are selected although SAM is off.
+TEST_F(LoopCli, EnsembleMembersAreTheSecondOpinion) {
+  json config = tiny_loop_config();
+  config["loop"]["rounds"] = 1;
+  config["loop"]["ss_members"] = 2;
+  config["loop"]["stages"] = {{"sam", false}, {"adaptation", false}};
+  config["loop"]["selection"]["reliability"] = "members";
+  const fs::path config_path = dir_.path() / "ensemble.json";
+  std::ofstream(config_path) << config.dump(2);
+  const fs::path run = dir_.path() / "run_ens";
+  const fs::path log = dir_.path() / "ens.log";
+  ASSERT_EQ(run_cli("train --config " + config_path.string() + " --data " + data_.string() +
+                        " --out " + run.string(),
+                    log),
+            0)
+      << read_text(log);
+  const RunLayout layout(run);
+  ASSERT_EQ(layout.ss_checkpoints(1).size(), 2u);
+  const json summary = json::parse(read_text(run / "summary.json"));
+  const json& members = summary.at("rounds")[0].at("ss_members");
+  ASSERT_EQ(members.size(), 2u);
+  EXPECT_EQ(members[0].at("seed"), 3);
+  EXPECT_EQ(members[1].at("seed"), 4);
+  EXPECT_EQ(selected_ids(run, 1).size(), 2u) << "tau 0, cap 2 of 4: SAM off is no longer blind";
+
+  const json scores = json::parse(read_text(layout.round_dir(1) / "scores.json"));
+  ASSERT_EQ(scores.at("scores").size(), 4u);
+  const json& first = scores.at("scores")[0];
+  const std::string id = first.at("case");
+  const fs::path image = data_ / ("volume-" + id + ".nii.gz");
+  std::vector<LabelMap> own;
+  for (int m = 0; m < 2; ++m) {
+    const fs::path out = dir_.path() / ("member_" + std::to_string(m));
+    ASSERT_EQ(run_cli("infer --model " + layout.ss_checkpoints(1)[m].string() + " --input " +
+                          image.string() + " --output " + out.string(),
+                      log),
+              0)
+        << read_text(log);
+    own.push_back(io::read_labels(out / ("volume-" + id + ".nii.gz")));
+  }
+  SelectionParams p;
+  p.tau = 0.0;
+  EXPECT_DOUBLE_EQ(first.at("reliability").get<double>(), score_members(id, own, p).reliability);
+  const fs::path both = dir_.path() / "both";
+  ASSERT_EQ(run_cli("infer --model " + run.string() + " --input " + image.string() + " --output " +
+                        both.string(),
+                    log),
+            0)
+      << read_text(log);
+  EXPECT_EQ(io::read_labels(both / ("volume-" + id + ".nii.gz")).voxels,
+            io::read_labels(layout.stage_label(1, Stage::kPL1, id)).voxels);
 }
 
 // Starts `aslseg <args>` and returns its pid (the shell execs it, so the pid is aslseg's).

@@ -26,6 +26,8 @@ TEST(LoopParams, JsonRoundTripKeepsEveryField) {
   p.sam.prompts.mode = sam::PromptMode::kBoxPoint;
   p.adaptation.steps = 9;
   p.stages.adaptation = false;
+  p.ss_members = 3;
+  p.selection.reliability = ReliabilitySource::kMembers;
   json j;
   to_json(j, p);
   EXPECT_FALSE(j.at("sam").at("finetune").contains("device"));
@@ -39,6 +41,9 @@ TEST(LoopParams, JsonRoundTripKeepsEveryField) {
   EXPECT_EQ(q.sam.prompts.mode, sam::PromptMode::kBoxPoint);
   EXPECT_TRUE(q.stages.sam);
   EXPECT_FALSE(q.stages.adaptation);
+  EXPECT_EQ(q.ss_members, 3);
+  EXPECT_EQ(j.at("selection").at("reliability"), "members");
+  EXPECT_EQ(q.selection.reliability, ReliabilitySource::kMembers);
 }
 
 void expect_refused(const json& loop, const std::string& needle) {
@@ -62,6 +67,10 @@ TEST(LoopParams, ErrorsNameTheKey) {
   expect_refused({{"sam", {{"model", {{"depth", "deep"}}}}}}, "loop.sam.model");
   expect_refused({{"stages", {{"sma", false}}}}, "loop.stages");
   expect_refused({{"stages", {{"sam", "no"}}}}, "loop.stages");
+  expect_refused({{"ss_members", 0}}, "loop.ss_members");
+  expect_refused({{"ss_members", kMaxSsMembers + 1}}, "loop.ss_members");
+  expect_refused({{"selection", {{"reliability", "votes"}}}}, "\"members\"");
+  expect_refused({{"selection", {{"reliability", 1}}}}, "reliability");
 }
 
 TEST(LoopParams, TrainConfigCarriesTheLoopAndOverridesReachIt) {

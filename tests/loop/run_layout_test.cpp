@@ -28,6 +28,21 @@ TEST(RunLayout, Paths) {
   EXPECT_EQ(l.stage_label(1, Stage::kPL2, "liver_3"),
             fs::path("/runs/r/round_1/pl2/liver_3.nii.gz"));
   EXPECT_STREQ(stage_name(Stage::kPL3), "PL3");
+  EXPECT_EQ(l.ss_dir(2), fs::path("/runs/r/round_2/ss"));
+  EXPECT_EQ(l.ss_dir(2, 1), fs::path("/runs/r/round_2/ss_member_1"));
+}
+
+// The members of a round's SS ensemble are found in order, up to the first one missing.
+TEST(RunLayout, SsCheckpointsListTheEnsembleInOrder) {
+  testing::TempDir dir;
+  const RunLayout l(dir.path());
+  EXPECT_TRUE(l.ss_checkpoints(1).empty());
+  write(dir / "round_1" / "ss" / "checkpoint.pt", "x");
+  write(dir / "round_1" / "ss_member_1" / "checkpoint.pt", "x");
+  write(dir / "round_1" / "ss_member_3" / "checkpoint.pt", "x");  // member 2 missing
+  EXPECT_EQ(l.ss_checkpoints(1),
+            (std::vector<fs::path>{dir / "round_1" / "ss" / "checkpoint.pt",
+                                   dir / "round_1" / "ss_member_1" / "checkpoint.pt"}));
 }
 
 TEST(RunLayout, FindsRoundsInNumericOrderAndTheFinishedOnes) {

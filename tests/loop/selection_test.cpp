@@ -182,6 +182,37 @@ TEST(Selection, ScoreCaseFromLabelMaps) {
   EXPECT_THROW(score_case("7", pl1, LabelMap(other), {}, p), InputError);
 }
 
+// Member agreement: the pair of ensemble members that agrees least decides, with the same
+// rule as PL3 against PL1, and the reason names the members.
+TEST(Selection, MembersScoreIsTheLeastAgreeingPair) {
+  Geometry g;
+  g.size = {10, 10, 1};
+  LabelMap a(g, kLiver), b(g, kLiver), c(g, kLiver);
+  for (int64_t x = 0; x < 4; ++x) a.at(x, 5, 0) = kTumour;  // a: x 0-3
+  for (int64_t x = 0; x < 4; ++x) b.at(x, 5, 0) = kTumour;  // b = a: Dice 1
+  for (int64_t x = 2; x < 6; ++x) c.at(x, 5, 0) = kTumour;  // c: 2 of 4 shared with a and b
+  SelectionParams p;
+  p.small_volume_voxels = 2;
+  const CaseScore two = score_members("9", {a, b}, p);
+  EXPECT_DOUBLE_EQ(two.reliability, 1.0);
+  const CaseScore three = score_members("9", {a, b, c}, p);
+  EXPECT_DOUBLE_EQ(three.reliability, 0.5);
+  EXPECT_EQ(three.rule, ReliabilityRule::kDice);
+  EXPECT_EQ(three.first_name, "member 0");
+  EXPECT_EQ(three.second_name, "member 2");
+  const std::vector<Decision> ds = select({three}, p);
+  EXPECT_NE(ds[0].reason.find("member 0 and member 2"), std::string::npos) << ds[0].reason;
+  // One member sees a large lesion the other does not: 0, as for PL1 against PL3.
+  LabelMap empty(g, kLiver);
+  p.small_volume_voxels = 3;
+  EXPECT_EQ(score_members("9", {a, empty}, p).rule, ReliabilityRule::kEmptyVsLarge);
+  EXPECT_DOUBLE_EQ(score_members("9", {a, empty}, p).reliability, 0.0);
+  EXPECT_THROW(score_members("9", {a}, p), InputError);
+  Geometry other = g;
+  other.size = {10, 10, 2};
+  EXPECT_THROW(score_members("9", {a, LabelMap(other, kLiver)}, p), InputError);
+}
+
 TEST(Selection, RejectsImpossibleParams) {
   SelectionParams p;
   p.tau = 1.2;

@@ -31,6 +31,10 @@ int64_t auto_batch_size(int64_t model_image_size);
 // else RUN/ss/checkpoint.pt (a run of the segmentation net alone), else RUN/checkpoint.pt.
 // InputError otherwise.
 std::filesystem::path resolve_checkpoint(const std::filesystem::path& model);
+// The same, with every member when that round's SS is an ensemble (loop.ss_members > 1:
+// RUN/round_K/ss/checkpoint.pt, then RUN/round_K/ss_member_J/checkpoint.pt): infer averages
+// them as the loop did.
+std::vector<std::filesystem::path> resolve_checkpoints(const std::filesystem::path& model);
 
 // The cases behind --input, sorted by dataset::case_id_less of their stems:
 //  - a volume file: that file;

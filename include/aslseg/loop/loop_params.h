@@ -33,8 +33,14 @@ struct StageSwitches {
   bool adaptation = true;
 };
 
+// More members than this would not fit any CPU budget this project plans for.
+inline constexpr int64_t kMaxSsMembers = 8;
+
 struct LoopParams {
   int64_t rounds = 0;  // 0: train the segmentation net alone (the SSL stage)
+  // SS of each round as an ensemble of this many nets (seeds seed, seed + 1, ...), their
+  // softmax averaged for PL1 and the test split (nnU-Net's habit; docs/loop.md). 1: one net.
+  int64_t ss_members = 1;
   StageSwitches stages;
   SelectionParams selection;
   // Monte-Carlo dropout passes of SS for the uncertainty gate (used only when

@@ -9,6 +9,9 @@
 //   RUN/round_K/pl1/<case>.nii.gz          PL1 (SSL net), PL2 (SAM), PL3 (adaptation net) of
 //   RUN/round_K/pl2/<case>.nii.gz          every case scored in round K, for overlays and
 //   RUN/round_K/pl3/<case>.nii.gz          audits
+//   RUN/round_K/ss/checkpoint.pt           the segmentation net (SS) of round K; with
+//   RUN/round_K/ss_member_J/checkpoint.pt  loop.ss_members > 1, members J = 1 .. n-1 of its
+//                                          ensemble (their softmax averaged)
 #pragma once
 
 #include <filesystem>
@@ -25,6 +28,9 @@ inline constexpr const char* kRoundPrefix = "round_";
 inline constexpr const char* kSelectedFile = "selected.json";
 inline constexpr const char* kPseudoLabelFolder = "pseudo_labels";
 inline constexpr const char* kLabelExtension = ".nii.gz";
+inline constexpr const char* kSsFolder = "ss";
+inline constexpr const char* kSsMemberPrefix = "ss_member_";
+inline constexpr const char* kSsCheckpointName = "checkpoint.pt";
 
 class RunLayout {
  public:
@@ -35,6 +41,12 @@ class RunLayout {
   std::filesystem::path selected_json(int round) const;
   std::filesystem::path pseudo_label(int round, const std::string& case_id) const;
   std::filesystem::path stage_label(int round, Stage stage, const std::string& case_id) const;
+  // Member `member` of round K's SS ensemble: RUN/round_K/ss for member 0, else
+  // RUN/round_K/ss_member_<member>.
+  std::filesystem::path ss_dir(int round, int member = 0) const;
+  // The checkpoints of round K's SS: ss/checkpoint.pt, then ss_member_1/checkpoint.pt, ... up
+  // to the first one missing (empty when round K has no SS checkpoint).
+  std::vector<std::filesystem::path> ss_checkpoints(int round) const;
 
   // The round_K folders present (K a non-negative integer without sign or leading zeros),
   // ascending.

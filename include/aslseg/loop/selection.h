@@ -1,7 +1,9 @@
 // Step 4 of the loop (DESIGN.md): which unlabelled volumes move to the labelled set, with PL3
 // (tumour) + PL1 (liver) as their label. A volume is reliable when the adaptation net's tumour
 // (PL3) agrees with the SSL net's (PL1): reliability = Dice(PL3 tumour, PL1 tumour), with the
-// empty-mask cases decided on purpose (below; docs/run_layout.md, "Selection").
+// empty-mask cases decided on purpose (below; docs/run_layout.md, "Selection"). With an
+// ensemble as SS (loop.ss_members > 1) the second opinion can instead be the members: every
+// pair of them must agree (reliability "members": the lowest pairwise score).
 //
 // Edge cases (voxel counts of the tumour class, label 2):
 //   both empty              -> reliability = both_empty_reliability when the liver agrees
@@ -27,7 +29,17 @@ inline constexpr double kDefaultTauLiver = 0.9;
 inline constexpr double kDefaultMaxFraction = 0.5;
 inline constexpr int64_t kDefaultSmallVolumeVoxels = 50;
 
+// Which two label maps the reliability compares.
+enum class ReliabilitySource {
+  kStages,   // "stages": PL3 against PL1 (the paper's rule)
+  kMembers,  // "members": the SS ensemble's members against each other (their own labels)
+};
+const char* reliability_source_name(ReliabilitySource source);
+// nullopt for an unknown name.
+std::optional<ReliabilitySource> parse_reliability_source(const std::string& name);
+
 struct SelectionParams {
+  ReliabilitySource reliability = ReliabilitySource::kStages;
   double tau = kDefaultTau;  // reliability >= tau is selected (inclusive)
   // Share of the unlabelled pool that may move per round: at most max(1, floor(f * pool)).
   double max_fraction = kDefaultMaxFraction;
@@ -57,6 +69,9 @@ struct CaseScore {
   int64_t tumour_voxels_pl1 = 0;
   int64_t tumour_voxels_pl3 = 0;
   ReliabilityRule rule = ReliabilityRule::kDice;
+  // What was compared, for the log's reasons: "PL1" / "PL3", or two members' names.
+  std::string first_name = "PL1";
+  std::string second_name = "PL3";
 };
 
 // The rule, from numbers: tumour_dice and liver_dice as measured, voxel counts of PL1 and PL3.
@@ -69,6 +84,13 @@ CaseScore score_from_counts(const std::string& id, double tumour_dice, int64_t t
 // differ.
 CaseScore score_case(const std::string& id, const LabelMap& pl1, const LabelMap& pl3,
                      std::optional<double> uncertainty, const SelectionParams& params);
+
+// From the label maps of the SS ensemble's members (post-processed like PL1), at least two:
+// score_case for every pair, and the pair that agrees least decides (every pair must agree for
+// a volume to be reliable). tumour_voxels_pl1 / _pl3 are that pair's. Throws InputError naming
+// the case for fewer than two members or grids that differ.
+CaseScore score_members(const std::string& id, const std::vector<LabelMap>& members,
+                        const SelectionParams& params);
 
 enum class Verdict {
   kSelected,
