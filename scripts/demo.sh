@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # The README's demo command: installs, builds, makes a small synthetic CT set with
-# `aslseg synth`, runs the ASLseg loop with configs/demo.json (up to 2 rounds of mean-teacher
-# SS -> fine-tuned tiny SAM -> selection; the adaptation net is switched off there because it
-# lowered the tumour Dice in every measurement, docs/loop_results.md) on the CPU, exports the
-# selected pseudo-labels as an nnU-Net dataset, and prints the test split's metrics per round
-# and stage. 6-16 minutes on a 2-core machine once built (AVX512 vs AVX2 CPUs). SAM starts
-# from random weights here (no pretrained weights can be downloaded): see docs/loop.md. The
-# recipe: docs/ss_recipe.md.
+# `aslseg synth`, runs the ASLseg loop with configs/demo.json on the CPU (up to 2 rounds; SS is
+# an ensemble of two mean-teacher nets whose agreement selects the pseudo-labels; SAM and the
+# adaptation net are switched off there because, from random weights, they lowered the tumour
+# Dice in every measurement, docs/loop_results.md), exports the selected pseudo-labels as an
+# nnU-Net dataset, and prints the test split's metrics per round and stage. About 20 minutes
+# on a 2-core AVX2 machine once built. The recipe: docs/ss_recipe.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -15,7 +14,9 @@ OUT="${ASLSEG_DEMO_DIR:-demo}"
 BIN=./build/aslseg
 rm -rf "$OUT/run" "$OUT/export"
 $BIN synth --out "$OUT/data" --cases 40 --seed 1 --size 96,96,32 --spacing 3.5,3.5,5
+start=$(date +%s)
 $BIN train --config configs/demo.json --data "$OUT/data" --out "$OUT/run"
+loop_s=$(( $(date +%s) - start ))
 $BIN export --run "$OUT/run" --out "$OUT/export" --format nnunet
 echo
 python3 - "$OUT/run/summary.json" <<'PY'
@@ -60,6 +61,7 @@ for r in s["rounds"]:
 if s.get("stopped_early"):
     print("stopped early:", s["stopped_early"])
 PY
+echo "the loop (aslseg train) took $((loop_s / 60)) min $((loop_s % 60)) s"
 echo
 echo "demo: phantoms $OUT/data; run $OUT/run (log.txt, state.json, round_K/, summary.json);"
 echo "      selected pseudo-labels as an nnU-Net dataset in $OUT/export (manifest.json, overlays/)"

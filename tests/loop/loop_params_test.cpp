@@ -97,7 +97,11 @@ TEST(LoopParams, ShippedConfigsResolve) {
   EXPECT_EQ(demo.loop.sam.model.embed_dim, 64);
   // Off in the demo: it lowered the tumour Dice in every measurement (docs/loop_results.md).
   EXPECT_FALSE(demo.loop.stages.adaptation);
-  EXPECT_TRUE(demo.loop.stages.sam);
+  // Off too (random-weight SAM lowered SS's tumour Dice, 0.440 -> 0.398); the two SS members'
+  // agreement is the second opinion that selects instead (docs/loop.md).
+  EXPECT_FALSE(demo.loop.stages.sam);
+  EXPECT_EQ(demo.loop.ss_members, 2);
+  EXPECT_EQ(demo.loop.selection.reliability, ReliabilitySource::kMembers);
   const config::TrainConfig full =
       config::config_from_json(config::resolve_config_json(configs / "aslseg.json", {}));
   EXPECT_GT(full.loop.rounds, 0);
