@@ -280,14 +280,7 @@ SampleChoice choose(const std::vector<PreparedVolume>& volumes, const Pools& poo
     c.slice = pick_from(rng, volumes[static_cast<size_t>(c.volume)].liver_slices);
   } else {
     c.volume = pick(rng, volumes.size());
-    const PreparedVolume& v = volumes[static_cast<size_t>(c.volume)];
-    // One draw either way, so the stream after it is the same with or without pseudo-labels.
-    if (labelled && v.pseudo_label && !v.tumour_slices.empty())
-      c.slice = pick_from(rng, v.tumour_slices);
-    else if (labelled && v.pseudo_label && !v.liver_slices.empty())
-      c.slice = pick_from(rng, v.liver_slices);
-    else
-      c.slice = pick(rng, static_cast<size_t>(v.image.size(0)));
+    c.slice = pick(rng, static_cast<size_t>(volumes[static_cast<size_t>(c.volume)].image.size(0)));
   }
   if (p.augment.enabled) c.augment = draw_augment(p.augment, rng);
   if (labelled && p.lesion_paste.probability > 0.0)

@@ -162,9 +162,7 @@ std::vector<PreparedVolume> prepare_labelled(const std::vector<dataset::Labelled
   std::vector<std::string> paths;
   for (const auto& c : cases) paths.push_back(c.image.string());
   return prepare_all(cases.size(), paths, [&](size_t i) {
-    PreparedVolume v = prepare_case(cases[i].id, cases[i].image, &cases[i].label, params);
-    v.pseudo_label = cases[i].pseudo_label;
-    return v;
+    return prepare_case(cases[i].id, cases[i].image, &cases[i].label, params);
   });
 }
 

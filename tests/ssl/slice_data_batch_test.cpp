@@ -190,28 +190,6 @@ TEST(SliceDataBatch, TumourSlicesAreOverSampled) {
   for (int64_t i = 0; i < 64; ++i) EXPECT_TRUE(has_label(liver.label[i], 1)) << i;
 }
 
-// A pseudo-labelled volume is drawn only where its label carries tumour (its liver slices when
-// it has none): away from its tumour a pseudo-label is the segmentation net's own output again.
-TEST(SliceDataBatch, PseudoLabelsAreDrawnOnTheirTumourSlices) {
-  auto volumes = coded_set();  // a: tumour on 4-6 of 20; b: no tumour; c: tumour on 2, 8 of 10
-  SliceDataParams p = small_params();
-  p.augment.enabled = false;
-  p.tumour_slice_fraction = 0.0;  // every draw is the uniform one
-  const Batch expert = make_batch(volumes, true, 64, p, 3, 0);
-  int64_t expert_without_liver = 0;
-  for (int64_t i = 0; i < 64; ++i) expert_without_liver += has_label(expert.label[i], 1) ? 0 : 1;
-  ASSERT_GT(expert_without_liver, 0) << "expert volumes are drawn on every slice";
-  for (auto& v : volumes) v.pseudo_label = true;
-  const Batch pseudo = make_batch(volumes, true, 64, p, 3, 0);
-  int64_t with_tumour = 0;
-  for (int64_t i = 0; i < 64; ++i) {
-    EXPECT_TRUE(has_label(pseudo.label[i], 1)) << i;  // b: a liver slice
-    with_tumour += has_label(pseudo.label[i], 2) ? 1 : 0;
-  }
-  // Every draw of a or c (2 of the 3 volumes) holds tumour; uniform slices would in ~12 %.
-  EXPECT_GT(with_tumour, 64 / 2);
-}
-
 TEST(SliceDataBatch, ContextChannelsAreNeighbourSlicesWithEdgesReplicated) {
   auto volumes = coded_set();
   SliceDataParams p = small_params();

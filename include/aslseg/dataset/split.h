@@ -17,9 +17,6 @@ struct LabelledCase {
   std::string id;
   std::filesystem::path image;
   std::filesystem::path label;
-  // A label the loop made (a selected pseudo-label), not an expert's: training draws its
-  // slices where it carries tumour (ssl/slice_data.h).
-  bool pseudo_label = false;
 };
 
 // Deliberately no label: an unlabelled case is an image and nothing else.

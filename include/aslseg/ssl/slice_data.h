@@ -67,11 +67,6 @@ struct PreparedVolume {
   std::vector<int64_t> tumour_slices;  // labelled only
   std::vector<int64_t> liver_slices;   // labelled only
   StackSpacing spacing;                // mm per pixel after the resize, mm between slices
-  // A pseudo-label (dataset::LabelledCase::pseudo_label): its slices are drawn only among its
-  // tumour slices (its liver slices when it has no tumour). Far from its tumour such a label
-  // is SS's own prediction again and teaches SS its own errors (a neighbouring organ called
-  // liver, docs/loop_results.md).
-  bool pseudo_label = false;
 };
 
 // Reads and preprocesses the cases (in parallel). Labelled volumes get their labels (checked
