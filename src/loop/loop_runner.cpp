@@ -158,16 +158,12 @@ class Loop {
       if (state_.done(step)) continue;
       ssl::TrainParams member = ss_;
       member.seed = ss_.seed + static_cast<uint64_t>(m);
-      if (members() > 1)
-        spdlog::info(
-            "round {}: SS member {} of {} (seed {}) on {} labelled ({} of them "
-            "pseudo-labelled) + {} unlabelled",
-            k, m + 1, members(), member.seed, t.labelled.size(),
-            t.labelled.size() - initial_.labelled.size(), t.unlabelled.size());
-      else
-        spdlog::info("round {}: SS on {} labelled ({} of them pseudo-labelled) + {} unlabelled", k,
-                     t.labelled.size(), t.labelled.size() - initial_.labelled.size(),
-                     t.unlabelled.size());
+      const std::string who =
+          members() > 1 ? fmt::format("SS member {} of {} (seed {})", m + 1, members(), member.seed)
+                        : std::string("SS");
+      spdlog::info("round {}: {} on {} labelled ({} of them pseudo-labelled) + {} unlabelled", k,
+                   who, t.labelled.size(), t.labelled.size() - initial_.labelled.size(),
+                   t.unlabelled.size());
       const ssl::TrainResult r = ssl::train_segmenter(member, t, test_, layout_.ss_dir(k, m));
       if (!r.finished) {
         spdlog::info(
