@@ -1,83 +1,96 @@
 #!/usr/bin/env bash
-# The loop's results table (docs/loop_results.md): one synthetic CT set, the ASLseg loop with
-# a config (default configs/demo.json), and a supervised baseline on the same split and
-# budget (`--set ssl.paradigm=supervised --set loop.rounds=0`). Prints a markdown table of
-# the test split (tumour Dice mean ± sd, HD95, ASD; liver Dice) for: supervised, SSL only
-# (round 1's SS), and every round's SS, SS→SAM and SS→SAM→AN; also written to OUT/results.md.
+# Regenerates the results of docs/loop_results.md (issue 11): on two phantom families
+# (scripts/families.sh: (a) development, (b) held out from all tuning), for each of 3 seeds,
+#   - the ASLseg loop with a config (default configs/demo.json) on 10 % labels: its round 1 SS
+#     is the "SSL only" row, then every round's SS, SS -> SAM and SS -> SAM -> AN;
+#   - supervised 10 % and supervised 100 % (the upper bound): the same net and recipe trained
+#     with the supervised loss on the labelled 10 % / all training cases, as an ensemble of as
+#     many nets as the loop's SS has (loop.ss_members), so the rows differ in the labels only.
+# Tumour Dice is the mean over the test cases that have tumour; mean ± sd over seeds. Writes
+# OUT/results.md, OUT/loop_results.png (tumour Dice per round and stage) and
+# OUT/learning_curves.png, and replaces the generated part of docs/loop_results.md (between
+# its "results:begin" and "results:end" markers) with the table.
 #
-#   ./scripts/loop_results.sh                                    # demo-sized: 12 cases
-#   ASLSEG_LOOP_CASES=40 ASLSEG_LOOP_SIZE=128,128,48 ASLSEG_LOOP_DIR=out/loop_large \
-#     ./scripts/loop_results.sh --set optim.steps=1000
+#   ./scripts/loop_results.sh      # about 90 minutes on 2 cores (6 loops, 12 ensembles)
 #
-# Extra arguments are passed to both `aslseg train` runs (--set overrides).
-# ASLSEG_LOOP_TABLE_ONLY=1 prints the table of the runs already in OUT.
-# Environment: ASLSEG_BIN (binary, default build/aslseg), ASLSEG_LOOP_DIR (default
-# out/loop_results), ASLSEG_LOOP_CONFIG (default configs/demo.json), ASLSEG_LOOP_CASES
-# (default 12), ASLSEG_LOOP_SIZE (default 96,96,32), ASLSEG_LOOP_SPACING (default 3.5,3.5,5),
-# ASLSEG_LOOP_SYNTH_ARGS (more `aslseg synth` options).
+# Runs already finished in OUT are kept (rerun to continue after an interruption).
+# Environment: ASLSEG_BIN (default build/aslseg), ASLSEG_RESULTS_DIR (default
+# out/loop_results), ASLSEG_LOOP_CONFIG (default configs/demo.json), ASLSEG_RESULTS_SEEDS
+# (default "1 2 3"), ASLSEG_RESULTS_FAMILIES (default "a b"), ASLSEG_RESULTS_NO_DOC=1 (leave
+# docs/loop_results.md alone), ASLSEG_PYTHON (a python3 with matplotlib for the plots).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SOURCE_BIN="${ASLSEG_BIN:-build/aslseg}"
-OUT="${ASLSEG_LOOP_DIR:-out/loop_results}"
+OUT="${ASLSEG_RESULTS_DIR:-out/loop_results}"
 CONFIG="${ASLSEG_LOOP_CONFIG:-configs/demo.json}"
-CASES="${ASLSEG_LOOP_CASES:-12}"
-SIZE="${ASLSEG_LOOP_SIZE:-96,96,32}"
-SPACING="${ASLSEG_LOOP_SPACING:-3.5,3.5,5}"
-SYNTH_ARGS="${ASLSEG_LOOP_SYNTH_ARGS:-}"  # e.g. "--tumours 0,3 --tumour-radius 10,30"
+SEEDS="${ASLSEG_RESULTS_SEEDS:-1 2 3}"
+FAMILIES="${ASLSEG_RESULTS_FAMILIES:-a b}"
+PY="${ASLSEG_PYTHON:-python3}"
+if ! "$PY" -c "import matplotlib" 2>/dev/null && /usr/bin/python3 -c "import matplotlib" 2>/dev/null
+then PY=/usr/bin/python3; fi
+source scripts/families.sh
 
-if [ -n "${ASLSEG_LOOP_TABLE_ONLY:-}" ]; then  # only print the table of an earlier run in OUT
-  loop_s="?"; sup_s="?"
-else
-rm -rf "$OUT"
 mkdir -p "$OUT"
-cp "$SOURCE_BIN" "$OUT/aslseg"  # one binary for both runs, whatever happens to the build
 BIN="$OUT/aslseg"
-$BIN -q synth --out "$OUT/data" --cases "$CASES" --seed 1 --size "$SIZE" --spacing "$SPACING" $SYNTH_ARGS
+[ -x "$BIN" ] || cp "$SOURCE_BIN" "$BIN"  # one binary for every run, whatever the build does
+MEMBERS=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['loop'].get('ss_members', 1))" "$CONFIG")
 
-start=$(date +%s)
-$BIN train --config "$CONFIG" --data "$OUT/data" --out "$OUT/loop" "$@" >"$OUT/loop.log" 2>&1
-loop_s=$(( $(date +%s) - start ))
-start=$(date +%s)
-$BIN train --config "$CONFIG" --data "$OUT/data" --split "$OUT/loop/split.json" --out "$OUT/supervised" \
-  "$@" --set ssl.paradigm=supervised --set loop.rounds=0 >"$OUT/supervised.log" 2>&1
-sup_s=$(( $(date +%s) - start ))
-fi
+# links DATA SPLIT KEY DIR: the split's KEY cases (volumes and labels) linked into DIR.
+links() {
+  local data="$1" split="$2" key="$3" dir="$4"
+  mkdir -p "$dir/images" "$dir/labels"
+  for id in $("$PY" -c "import json,sys; print(' '.join(json.load(open(sys.argv[1]))[sys.argv[2]]))" "$split" "$key"); do
+    ln -sf "$(realpath "$data/volume-$id.nii.gz")" "$dir/images/volume-$id.nii.gz"
+    ln -sf "$(realpath "$data/segmentation-$id.nii.gz")" "$dir/labels/segmentation-$id.nii.gz"
+  done
+}
 
-python3 - "$OUT" "$CONFIG" "$CASES" "$SIZE" "$loop_s" "$sup_s" "$*" "$SYNTH_ARGS" <<'PY' | tee "$OUT/results.md"
-import json, sys, statistics
-out, config, cases, size, loop_s, sup_s, extra, synth = sys.argv[1:9]
-loop = json.load(open(f"{out}/loop/summary.json"))
-split = json.load(open(f"{out}/loop/split.json"))
-def stats(path):
-    """Tumour Dice over the test cases with tumour, and tumour-free cases kept tumour-free."""
-    cases = json.load(open(path))["cases"]
-    with_t = [c["classes"]["tumour"] for c in cases if c["classes"]["tumour"]["gt_voxels"] > 0]
-    free = [c["classes"]["tumour"] for c in cases if c["classes"]["tumour"]["gt_voxels"] == 0]
-    d = [t["dice"] for t in with_t]
-    def mean(key):
-        v = [t[key] for t in with_t if t[key] is not None]
-        return f"{statistics.mean(v):.1f}" if v else "n/a"
-    dice = f"{statistics.mean(d):.3f} ± {statistics.pstdev(d):.3f}" if d else "n/a"
-    right = sum(1 for t in free if t["pred_voxels"] == 0)
-    liver = [c["classes"]["liver"]["dice"] for c in cases]
-    return (f"{dice} | {mean('hd95')} | {mean('asd')} | {right} of {len(free)} | "
-            f"{statistics.mean(liver):.3f}")
-def row(name, path, note=""):
-    print(f"| {name} | {stats(path)} | {note} |")
-print(f"{cases} phantoms of {size} {synth}({len(split['labelled'])} labelled, "
-      f"{len(split['unlabelled'])} unlabelled, {len(split['test'])} test), `{config}` {extra}; "
-      f"loop {loop_s} s, supervised {sup_s} s\n")
-print("| model | tumour Dice (test cases with tumour) | tumour HD95 (mm) | tumour ASD (mm) | "
-      "tumour-free cases left empty | liver Dice | |")
-print("|---|---|---|---|---|---|---|")
-row("supervised (labelled only)", f"{out}/supervised/ss/test_metrics.json")
-for r in loop["rounds"]:
-    k = r["round"]
-    base = f"{out}/loop/round_{k}/test"
-    row("SSL only (SS of round 1)" if k == 1 else f"round {k}: SS", f"{base}/ss/test_metrics.json",
-        f"D_l = {r['ss']['labelled']}")
-    row(f"round {k}: SS → SAM", f"{base}/ss_sam/test_metrics.json")
-    row(f"round {k}: SS → SAM → AN", f"{base}/ss_sam_an/test_metrics.json",
-        f"selected {r['selected']} of {r['pool']}")
-if loop.get("stopped_early"): print(f"\nstopped early: {loop['stopped_early']}")
-PY
+# supervised DATA SHARE SEED DIR: MEMBERS supervised nets (seeds SEED, SEED + 1, ...) and their
+# ensemble's test metrics in DIR/test_metrics.json.
+supervised() {
+  local data="$1" share="$2" seed="$3" dir="$4"
+  [ -f "$dir/test_metrics.json" ] && return 0
+  local models=()
+  for ((m = 0; m < MEMBERS; m++)); do
+    local run="$dir/member_$m"
+    [ -f "$run/summary.json" ] || {
+      rm -rf "$run"
+      "$BIN" -q train --config "$CONFIG" --data "$data" --split "$data/split$share.json" \
+        --out "$run" --set ssl.paradigm=supervised --set loop.rounds=0 \
+        --set seed=$((seed + m)) >"$dir.member_$m.log" 2>&1
+    }
+    models+=("$run/ss/checkpoint.pt")
+  done
+  rm -rf "$dir/pred"
+  "$BIN" -q infer --model "$(IFS=,; echo "${models[*]}")" --input "$data/test/images" \
+    --output "$dir/pred" >"$dir.infer.log" 2>&1
+  "$BIN" -q evaluate --pred "$dir/pred" --gt "$data/test/labels" --out "$dir/test_metrics.json" \
+    >"$dir.evaluate.log" 2>&1
+}
+
+start_all=$(date +%s)
+for f in $FAMILIES; do
+  data="$OUT/family_$f"
+  make_family "$BIN" "$data" "$f"
+  [ -d "$data/test" ] || links "$data" "$data/split10.json" test "$data/test"
+  for seed in $SEEDS; do
+    loop="$OUT/$f-loop-seed$seed"
+    if [ ! -f "$loop/summary.json" ]; then
+      echo "family $f seed $seed: the loop ($CONFIG)"
+      start=$(date +%s)
+      "$BIN" -q train --config "$CONFIG" --data "$data" --split "$data/split10.json" --out "$loop" \
+        --set seed="$seed" >"$loop.log" 2>&1 || echo "  failed: see $loop.log"
+      echo $(( $(date +%s) - start )) >"$loop.seconds"
+    fi
+    for share in 10 100; do
+      echo "family $f seed $seed: supervised $share %"
+      mkdir -p "$OUT/$f-sup$share-seed$seed"
+      supervised "$data" "$share" "$seed" "$OUT/$f-sup$share-seed$seed" ||
+        echo "  failed: see $OUT/$f-sup$share-seed$seed.*.log"
+    done
+  done
+done
+echo "runs took $(( ($(date +%s) - start_all) / 60 )) min"
+
+"$PY" scripts/loop_results.py --out "$OUT" --config "$CONFIG" --seeds $SEEDS --families $FAMILIES \
+  $([ -n "${ASLSEG_RESULTS_NO_DOC:-}" ] || echo "--doc docs/loop_results.md")

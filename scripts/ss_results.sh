@@ -14,21 +14,11 @@ cd "$(dirname "$0")/.."
 BIN="${ASLSEG_BIN:-build/aslseg}"
 OUT="${ASLSEG_SS_DIR:-out/ss_results}"
 CONFIG=configs/demo.json
-GRID="--size 96,96,32 --spacing 3.5,3.5,5"
-declare -A FAMILY=(
-  [a]="--seed 1"
-  [b]="--seed 7 --tumours 1,4 --tumour-radius 6,25 --noise 15,25 --bias 12 --rotate-deg 12 --body-width 300"
-)
+source scripts/families.sh
 mkdir -p "$OUT"
 for f in a b; do
   data="$OUT/family_$f"
-  if [ ! -f "$data/split10.json" ]; then
-    $BIN -q synth --out "$data" --cases 40 $GRID ${FAMILY[$f]}
-    $BIN -q dataset split --data "$data" --labelled-fraction 0.1 --test-fraction 0.3 --seed 1 \
-      --out "$data/split10.json"
-    $BIN -q dataset split --data "$data" --labelled-fraction 0.999 --test-fraction 0.3 --seed 1 \
-      --out "$data/split100.json"
-  fi
+  make_family "$BIN" "$data" "$f"
   for run in 10:1 10:2 10:3 100:1; do
     share=${run%%:*}; seed=${run##*:}
     dir="$OUT/$f-sup$share-seed$seed"

@@ -265,22 +265,42 @@ Prediction Predictor::predict(const WindowedVolume& input, const PredictParams& 
       }
       return p;
     };
-    torch::Tensor probs = slice_probabilities(x, params, [&](const torch::Tensor& in) {
-      torch::Tensor p = net_probs(net_, in);
-      for (models::UNet& m : members_) p += net_probs(m, in);
-      if (!members_.empty()) p /= static_cast<double>(ensemble_size());
-      return p;
-    });
+    const uint8_t* valid = input.valid.slice(z0);
+    const int64_t count = n * plane;
+    auto write_labels = [&](const torch::Tensor& full_size_probs, LabelMap& into) {
+      const torch::Tensor labels =
+          full_size_probs.argmax(1).to(torch::kUInt8).to(torch::kCPU).contiguous();
+      const uint8_t* lab = labels.data_ptr<uint8_t>();
+      uint8_t* target = into.slice(z0);
+      for (int64_t i = 0; i < count; ++i)
+        target[i] = valid[i] == preprocess::kInvalid ? uint8_t{kBackground} : lab[i];
+    };
+    torch::Tensor probs;
+    if (params.member_labels) {
+      // Each member on its own (the sum over tiles is linear, so their mean is the ensemble's).
+      if (out.member_labels.empty())
+        out.member_labels.assign(static_cast<size_t>(ensemble_size()), LabelMap(g, kBackground));
+      for (int64_t m = 0; m < ensemble_size(); ++m) {
+        models::UNet& net = m == 0 ? net_ : members_[static_cast<size_t>(m - 1)];
+        const torch::Tensor own = slice_probabilities(
+            x, params, [&](const torch::Tensor& in) { return net_probs(net, in); });
+        write_labels(resize_bilinear(own, height, width),
+                     out.member_labels[static_cast<size_t>(m)]);
+        probs = m == 0 ? own : probs + own;
+      }
+      if (!members_.empty()) probs /= static_cast<double>(ensemble_size());
+    } else {
+      probs = slice_probabilities(x, params, [&](const torch::Tensor& in) {
+        torch::Tensor p = net_probs(net_, in);
+        for (models::UNet& m : members_) p += net_probs(m, in);
+        if (!members_.empty()) p /= static_cast<double>(ensemble_size());
+        return p;
+      });
+    }
     // Probabilities, not labels, go back to the slice size: smoother borders than resizing
     // an argmax.
     probs = resize_bilinear(probs, height, width);
-    const torch::Tensor labels = probs.argmax(1).to(torch::kUInt8).to(torch::kCPU).contiguous();
-    const uint8_t* lab = labels.data_ptr<uint8_t>();
-    const uint8_t* valid = input.valid.slice(z0);
-    uint8_t* target = out.labels.slice(z0);
-    const int64_t count = n * plane;
-    for (int64_t i = 0; i < count; ++i)
-      target[i] = valid[i] == preprocess::kInvalid ? uint8_t{kBackground} : lab[i];
+    write_labels(probs, out.labels);
     if (want_tumour_probability) {
       const torch::Tensor tumour = probs.select(1, kTumour).to(torch::kCPU).contiguous();
       const float* p = tumour.data_ptr<float>();
@@ -309,6 +329,7 @@ Prediction Predictor::predict(const WindowedVolume& input, const PredictParams& 
   // `aslseg train` and `aslseg infer` must give the same masks (a 22-voxel island that only
   // infer removed once made their Dice disagree).
   postprocess(out.labels, params.post);
+  for (LabelMap& own : out.member_labels) postprocess(own, params.post);
   return out;
 }
 

@@ -12,8 +12,10 @@ namespace {
 
 using nlohmann::json;
 
-const std::vector<std::string> kLoopKeys{"rounds", "ss_members", "selection", "mc_dropout_samples",
-                                         "sam",    "adaptation", "stages"};
+const std::vector<std::string> kLoopKeys{
+    "rounds", "ss_members", "warm_start", "selection", "mc_dropout_samples",
+    "sam",    "adaptation", "stages"};
+const std::vector<std::string> kWarmStartKeys{"steps", "lr"};
 const std::vector<std::string> kStageKeys{"sam", "adaptation"};
 const std::vector<std::string> kSamKeys{"model", "checkpoint", "finetune", "prompts"};
 const std::vector<std::string> kSelectionKeys{"reliability",
@@ -108,6 +110,7 @@ void to_json(json& j, const LoopParams& p) {
   to_json(adaptation, p.adaptation);
   j = json{{"rounds", p.rounds},
            {"ss_members", p.ss_members},
+           {"warm_start", {{"steps", p.warm_start.steps}, {"lr", p.warm_start.lr}}},
            {"selection", p.selection},
            {"mc_dropout_samples", p.mc_dropout_samples},
            {"sam",
@@ -129,6 +132,18 @@ void from_json(const json& j, LoopParams& p) {
   if (p.ss_members < 1 || p.ss_members > kMaxSsMembers)
     throw std::invalid_argument("loop.ss_members must be in [1, " + std::to_string(kMaxSsMembers) +
                                 "], got " + std::to_string(p.ss_members));
+  if (j.contains("warm_start")) {
+    const json& w = j.at("warm_start");
+    const std::string here = where + ".warm_start";
+    config::reject_unknown_keys(w, kWarmStartKeys, here);
+    config::read_if_present(w, "steps", p.warm_start.steps, here);
+    config::read_if_present(w, "lr", p.warm_start.lr, here);
+    if (p.warm_start.steps < 0)
+      throw std::invalid_argument(here + ".steps must be >= 0 (0: no warm start), got " +
+                                  std::to_string(p.warm_start.steps));
+    if (!(p.warm_start.lr > 0.0))
+      throw std::invalid_argument(here + ".lr must be > 0, got " + std::to_string(p.warm_start.lr));
+  }
   read_section(j, "selection", p.selection, where);
   config::read_if_present(j, "mc_dropout_samples", p.mc_dropout_samples, where);
   if (p.mc_dropout_samples < 1)

@@ -158,6 +158,11 @@ class Loop {
       if (state_.done(step)) continue;
       ssl::TrainParams member = ss_;
       member.seed = ss_.seed + static_cast<uint64_t>(m);
+      if (k > 1 && params_.warm_start.steps > 0) {
+        member.init_from = layout_.ss_dir(k - 1, m) / kSsCheckpointName;
+        member.optim.steps = params_.warm_start.steps;
+        member.optim.lr = params_.warm_start.lr;
+      }
       const std::string who =
           members() > 1 ? fmt::format("SS member {} of {} (seed {})", m + 1, members(), member.seed)
                         : std::string("SS");
@@ -168,14 +173,16 @@ class Loop {
       if (!r.finished) {
         spdlog::info(
             "stopped at step {} of {} of round {}'s SS; rerun the same command to continue",
-            r.steps, ss_.optim.steps, k);
+            r.steps, member.optim.steps, k);
         return false;
       }
-      state_.mark_done(step, {{"checkpoint", r.checkpoint.string()},
-                              {"seed", member.seed},
-                              {"steps", r.steps},
-                              {"labelled", t.labelled.size()},
-                              {"last_validation", r.last_validation}});
+      json info{{"checkpoint", r.checkpoint.string()},
+                {"seed", member.seed},
+                {"steps", r.steps},
+                {"labelled", t.labelled.size()},
+                {"last_validation", r.last_validation}};
+      if (!member.init_from.empty()) info["warm_start_from"] = member.init_from.string();
+      state_.mark_done(step, info);
     }
     return true;
   }
@@ -280,10 +287,6 @@ class Loop {
     const bool gate = params_.selection.max_uncertainty.has_value();
     // Member agreement: each member's own label map, post-processed as PL1 is.
     const bool by_members = params_.selection.reliability == ReliabilitySource::kMembers;
-    std::vector<infer::Predictor> member_nets;
-    if (by_members)
-      for (const fs::path& c : ss_checkpoints(k))
-        member_nets.push_back(infer::Predictor::from_checkpoint(c, device_));
     std::vector<CaseScore> scores;
     json failures = json::array();
     cli::Progress progress("round " + std::to_string(k) + " pseudo-labels",
@@ -292,15 +295,12 @@ class Loop {
       try {
         const Image hu = io::read_image(c.image);
         const StageLabels labels =
-            pipeline.run(hu, gate ? params_.mc_dropout_samples : 0, mc_seed(k, c.id));
+            pipeline.run(hu, gate ? params_.mc_dropout_samples : 0, mc_seed(k, c.id), by_members);
         io::write_labels(labels.pl1, layout_.stage_label(k, Stage::kPL1, c.id));
         io::write_labels(labels.pl2, layout_.stage_label(k, Stage::kPL2, c.id));
         io::write_labels(labels.pl3, layout_.stage_label(k, Stage::kPL3, c.id));
         if (by_members) {
-          std::vector<LabelMap> own;
-          for (infer::Predictor& net : member_nets)
-            own.push_back(net.predict(hu, infer::PredictParams{}).labels);
-          scores.push_back(score_members(c.id, own, params_.selection));
+          scores.push_back(score_members(c.id, labels.members, params_.selection));
         } else {
           scores.push_back(
               score_case(c.id, labels.pl1, labels.pl3, labels.uncertainty, params_.selection));

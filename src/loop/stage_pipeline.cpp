@@ -22,13 +22,16 @@ StagePipeline::StagePipeline(infer::Predictor& ss, sam::SamPredictor* sam,
                              const AdaptationPredictor* an, SamStageParams sam_stage)
     : ss_(ss), sam_(sam), an_(an), sam_stage_(std::move(sam_stage)) {}
 
-StageLabels StagePipeline::run(const Image& hu, int64_t mc_dropout_samples, uint64_t mc_seed) {
+StageLabels StagePipeline::run(const Image& hu, int64_t mc_dropout_samples, uint64_t mc_seed,
+                               bool member_labels) {
   StageLabels out;
   infer::PredictParams params;
   params.mc_dropout_samples = mc_dropout_samples;
   params.mc_seed = mc_seed;
+  params.member_labels = member_labels;
   infer::Prediction ss = ss_.predict(hu, params);
   out.pl1 = std::move(ss.labels);
+  out.members = std::move(ss.member_labels);
   if (sam_ != nullptr) {
     out.pl2 = sam_tumour(*sam_, hu, out.pl1, sam_stage_, &out.sam_stats);
   } else {

@@ -260,6 +260,9 @@ TrainResult train_segmenter(const TrainParams& params, const dataset::TrainingSe
     truncate_metrics(metrics_path, start_step);
     spdlog::info("resuming {} from step {} of {}", ckpt_path.string(), start_step,
                  params.optim.steps);
+  } else if (!params.init_from.empty()) {
+    checkpoint::load(params.init_from, checkpoint::Contents{paradigm->modules(), nullptr, {}});
+    spdlog::info("starting from the weights of {}", params.init_from.string());
   }
 
   const models::UNet net = paradigm->inference_net();

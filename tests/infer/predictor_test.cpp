@@ -264,6 +264,18 @@ TEST(InferPredictor, EnsembleAveragesTheMembersSoftmax) {
     members_gap = std::max(members_gap, std::fabs(ta - tb));
   }
   EXPECT_GT(members_gap, 1e-3) << "the two members agree: the test shows nothing";
+  // The members' own label maps come from the same passes: each equals that member's own
+  // prediction, and asking for them leaves the ensemble's output as it was.
+  PredictParams with_members;
+  with_members.member_labels = true;
+  const Prediction pm = ensemble.predict(img, with_members, true);
+  ASSERT_EQ(pm.member_labels.size(), 2u);
+  EXPECT_EQ(pm.member_labels[0].voxels, pa.labels.voxels);
+  EXPECT_EQ(pm.member_labels[1].voxels, pb.labels.voxels);
+  EXPECT_EQ(pm.labels.voxels, pe.labels.voxels);
+  for (size_t i = 0; i < pm.tumour_probability->voxels.size(); ++i)
+    ASSERT_NEAR(pm.tumour_probability->voxels[i], pe.tumour_probability->voxels[i], 1e-6);
+  EXPECT_TRUE(pe.member_labels.empty());
 
   models::SegmenterSpec wider_context = spec;
   wider_context.context = 2;

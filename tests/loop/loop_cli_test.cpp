@@ -261,8 +261,9 @@ TEST_F(LoopCli, StageThatCannotBeTrainedIsSkippedAndTheLoopCompletes) {
 // --model RUN`, which takes both members), and volumes are selected although SAM is off.
 TEST_F(LoopCli, EnsembleMembersAreTheSecondOpinion) {
   json config = tiny_loop_config();
-  config["loop"]["rounds"] = 1;
+  config["loop"]["rounds"] = 2;
   config["loop"]["ss_members"] = 2;
+  config["loop"]["warm_start"] = {{"steps", 6}, {"lr", 1e-3}};
   config["loop"]["stages"] = {{"sam", false}, {"adaptation", false}};
   config["loop"]["selection"]["reliability"] = "members";
   const fs::path config_path = dir_.path() / "ensemble.json";
@@ -282,6 +283,15 @@ TEST_F(LoopCli, EnsembleMembersAreTheSecondOpinion) {
   EXPECT_EQ(members[0].at("seed"), 3);
   EXPECT_EQ(members[1].at("seed"), 4);
   EXPECT_EQ(selected_ids(run, 1).size(), 2u) << "tau 0, cap 2 of 4: SAM off is no longer blind";
+  // Round 2 starts each member from the same member of round 1 and trains the warm-start steps.
+  const json& warm = summary.at("rounds")[1].at("ss_members");
+  ASSERT_EQ(warm.size(), 2u);
+  for (size_t m = 0; m < 2; ++m) {
+    EXPECT_EQ(fs::path(warm[m].at("warm_start_from").get<std::string>()),
+              layout.ss_checkpoints(1)[m]);
+    EXPECT_EQ(warm[m].at("steps"), 6);
+  }
+  EXPECT_FALSE(members[0].contains("warm_start_from"));
 
   const json scores = json::parse(read_text(layout.round_dir(1) / "scores.json"));
   ASSERT_EQ(scores.at("scores").size(), 4u);
@@ -301,14 +311,19 @@ TEST_F(LoopCli, EnsembleMembersAreTheSecondOpinion) {
   SelectionParams p;
   p.tau = 0.0;
   EXPECT_DOUBLE_EQ(first.at("reliability").get<double>(), score_members(id, own, p).reliability);
+  // `infer --model RUN` is the last round's ensemble: round 2's PL1 of a case of its pool.
+  const json round2 = json::parse(read_text(layout.round_dir(2) / "scores.json"));
+  ASSERT_FALSE(round2.at("scores").empty());
+  const std::string id2 = round2.at("scores")[0].at("case");
   const fs::path both = dir_.path() / "both";
-  ASSERT_EQ(run_cli("infer --model " + run.string() + " --input " + image.string() + " --output " +
-                        both.string(),
-                    log),
-            0)
+  ASSERT_EQ(
+      run_cli("infer --model " + run.string() + " --input " +
+                  (data_ / ("volume-" + id2 + ".nii.gz")).string() + " --output " + both.string(),
+              log),
+      0)
       << read_text(log);
-  EXPECT_EQ(io::read_labels(both / ("volume-" + id + ".nii.gz")).voxels,
-            io::read_labels(layout.stage_label(1, Stage::kPL1, id)).voxels);
+  EXPECT_EQ(io::read_labels(both / ("volume-" + id2 + ".nii.gz")).voxels,
+            io::read_labels(layout.stage_label(2, Stage::kPL1, id2)).voxels);
 }
 
 // Starts `aslseg <args>` and returns its pid (the shell execs it, so the pid is aslseg's).

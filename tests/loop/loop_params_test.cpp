@@ -27,6 +27,8 @@ TEST(LoopParams, JsonRoundTripKeepsEveryField) {
   p.adaptation.steps = 9;
   p.stages.adaptation = false;
   p.ss_members = 3;
+  p.warm_start.steps = 400;
+  p.warm_start.lr = 5e-4;
   p.selection.reliability = ReliabilitySource::kMembers;
   json j;
   to_json(j, p);
@@ -42,6 +44,8 @@ TEST(LoopParams, JsonRoundTripKeepsEveryField) {
   EXPECT_TRUE(q.stages.sam);
   EXPECT_FALSE(q.stages.adaptation);
   EXPECT_EQ(q.ss_members, 3);
+  EXPECT_EQ(q.warm_start.steps, 400);
+  EXPECT_EQ(q.warm_start.lr, 5e-4);
   EXPECT_EQ(j.at("selection").at("reliability"), "members");
   EXPECT_EQ(q.selection.reliability, ReliabilitySource::kMembers);
 }
@@ -71,6 +75,9 @@ TEST(LoopParams, ErrorsNameTheKey) {
   expect_refused({{"ss_members", kMaxSsMembers + 1}}, "loop.ss_members");
   expect_refused({{"selection", {{"reliability", "votes"}}}}, "\"members\"");
   expect_refused({{"selection", {{"reliability", 1}}}}, "reliability");
+  expect_refused({{"warm_start", {{"steps", -1}}}}, "loop.warm_start.steps");
+  expect_refused({{"warm_start", {{"lr", 0.0}}}}, "loop.warm_start.lr");
+  expect_refused({{"warm_start", {{"stepz", 5}}}}, "stepz");
 }
 
 TEST(LoopParams, TrainConfigCarriesTheLoopAndOverridesReachIt) {

@@ -87,6 +87,28 @@ std::vector<json> read_jsonl(const fs::path& p) {
   return out;
 }
 
+// Every parameter (and buffer, unless told not to) of a checkpoint written with params p,
+// module by module.
+std::vector<torch::Tensor> saved_weights(const TrainParams& p, const fs::path& ckpt,
+                                         bool with_buffers = true) {
+  auto paradigm = make_paradigm(p.ssl, p.spec.unet, torch::kCPU, p.seed + 1);
+  checkpoint::load(ckpt, {paradigm->modules(), nullptr, {}});
+  std::vector<torch::Tensor> out;
+  for (const auto& [name, module] : paradigm->modules()) {
+    for (const auto& t : module->parameters()) out.push_back(t.clone());
+    if (with_buffers)
+      for (const auto& t : module->buffers()) out.push_back(t.clone());
+  }
+  return out;
+}
+
+double max_gap(const std::vector<torch::Tensor>& a, const std::vector<torch::Tensor>& b) {
+  double gap = 0.0;
+  for (size_t i = 0; i < a.size(); ++i)
+    gap = std::max(gap, (a[i] - b[i]).abs().max().item<double>());
+  return gap;
+}
+
 TEST(SslTrainer, ResumedRunReachesBitwiseTheSameWeights) {
   const Sets s = make_sets(phantom_dir());
   testing::TempDir dir;
@@ -104,16 +126,7 @@ TEST(SslTrainer, ResumedRunReachesBitwiseTheSameWeights) {
   const auto resumed = train_segmenter(part, s.training, {}, dir / "resumed");
   ASSERT_TRUE(resumed.finished);
 
-  const auto weights = [&](const fs::path& ckpt) {
-    auto paradigm = make_paradigm(p.ssl, p.spec.unet, torch::kCPU, p.seed + 1);
-    checkpoint::load(ckpt, {paradigm->modules(), nullptr, {}});
-    std::vector<torch::Tensor> out;
-    for (const auto& [name, module] : paradigm->modules()) {
-      for (const auto& t : module->parameters()) out.push_back(t.clone());
-      for (const auto& t : module->buffers()) out.push_back(t.clone());
-    }
-    return out;
-  };
+  const auto weights = [&](const fs::path& ckpt) { return saved_weights(p, ckpt); };
   const auto wa = weights(full.checkpoint);
   const auto wb = weights(resumed.checkpoint);
   ASSERT_EQ(wa.size(), wb.size());
@@ -131,6 +144,36 @@ TEST(SslTrainer, ResumedRunReachesBitwiseTheSameWeights) {
   other.seed = 6;
   const auto wc = weights(train_segmenter(other, s.training, {}, dir / "other").checkpoint);
   EXPECT_FALSE(torch::equal(wa.front(), wc.front()));
+}
+
+// The loop's warm start: a fresh run with init_from begins at that checkpoint's weights (with
+// a vanishing learning rate it stays there), where the same run without it starts at random.
+TEST(SslTrainer, WarmStartBeginsAtTheGivenWeights) {
+  const Sets s = make_sets(phantom_dir());
+  testing::TempDir dir;
+  const TrainParams p = tiny_params("supervised", 6);
+  const auto first = train_segmenter(p, s.training, {}, dir / "first");
+  ASSERT_TRUE(first.finished);
+  TrainParams warm = p;
+  warm.seed = 9;  // other random weights, were they used
+  warm.optim.steps = 2;
+  warm.optim.lr = 1e-12;
+  const auto cold = train_segmenter(warm, s.training, {}, dir / "cold");
+  warm.init_from = first.checkpoint;
+  const auto warmed = train_segmenter(warm, s.training, {}, dir / "warm");
+  // Parameters only: batch norm's running statistics move with every training pass.
+  const auto w0 = saved_weights(p, first.checkpoint, false);
+  ASSERT_EQ(saved_weights(p, warmed.checkpoint, false).size(), w0.size());
+  EXPECT_LT(max_gap(saved_weights(p, warmed.checkpoint, false), w0), 1e-5);
+  EXPECT_GT(max_gap(saved_weights(p, cold.checkpoint, false), w0), 1e-2);
+  // A missing checkpoint to start from is an error naming it, not a silent cold start.
+  warm.init_from = dir / "missing.pt";
+  try {
+    train_segmenter(warm, s.training, {}, dir / "warm_missing");
+    ADD_FAILURE() << "started without the checkpoint";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("missing.pt"), std::string::npos) << e.what();
+  }
 }
 
 TEST(SslTrainer, ChangedConfigurationIsNotResumedSilently) {

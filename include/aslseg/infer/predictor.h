@@ -44,6 +44,9 @@ struct PredictParams {
   // per volume, so the numbers repeat.
   int64_t mc_dropout_samples = 0;
   uint64_t mc_seed = 0;
+  // true: also Prediction::member_labels, each ensemble member's own label map from the same
+  // forward passes (the loop's member-agreement score; no second inference).
+  bool member_labels = false;
 };
 
 // A CT volume made ready for the net: HU windowed to [0, 1] with padding at 0, and the
@@ -63,6 +66,9 @@ struct Prediction {
   // With mc_dropout_samples > 0: entropy (nats) of the mean softmax of the MC-dropout passes,
   // per voxel at the input's size (0 on padding).
   std::optional<Volume<float>> entropy;
+  // With PredictParams::member_labels: one label map per ensemble member (this predictor's net
+  // first, then the added ones in order), post-processed like `labels`.
+  std::vector<LabelMap> member_labels;
 };
 
 // Mean of `values` over the voxels where `labels` equals `label`; nullopt when there is none.

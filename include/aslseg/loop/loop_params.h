@@ -33,6 +33,14 @@ struct StageSwitches {
   bool adaptation = true;
 };
 
+// Rounds after the first can start each SS net from the same net of the round before
+// (self-training's warm start) and train it for fewer steps: the labelled set only grew by the
+// selected pseudo-labels, so the net need not learn the anatomy again. docs/loop.md.
+struct WarmStartParams {
+  int64_t steps = 0;  // 0: every round trains from random weights for optim.steps
+  double lr = 1e-3;   // the peak learning rate of those steps (optim.schedule applies)
+};
+
 // More members than this would not fit any CPU budget this project plans for.
 inline constexpr int64_t kMaxSsMembers = 8;
 
@@ -41,6 +49,7 @@ struct LoopParams {
   // SS of each round as an ensemble of this many nets (seeds seed, seed + 1, ...), their
   // softmax averaged for PL1 and the test split (nnU-Net's habit; docs/loop.md). 1: one net.
   int64_t ss_members = 1;
+  WarmStartParams warm_start;
   StageSwitches stages;
   SelectionParams selection;
   // Monte-Carlo dropout passes of SS for the uncertainty gate (used only when

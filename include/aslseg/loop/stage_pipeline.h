@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "aslseg/infer/predictor.h"
 #include "aslseg/io/volume.h"
@@ -22,6 +23,8 @@ struct StageLabels {
   // With MC dropout: SS's mean entropy (nats) inside PL3's tumour; nullopt without MC dropout
   // or without tumour.
   std::optional<double> uncertainty;
+  // With member_labels: each SS ensemble member's own label map (infer::Prediction).
+  std::vector<LabelMap> members;
 };
 
 // The label map of a later stage: PL1's organ (label >= 1) with `tumour`'s label-2 voxels
@@ -40,8 +43,9 @@ class StagePipeline {
                 SamStageParams sam_stage);
 
   // mc_dropout_samples > 0 also measures the uncertainty (infer::PredictParams), with the
-  // dropout masks seeded by mc_seed.
-  StageLabels run(const Image& hu, int64_t mc_dropout_samples = 0, uint64_t mc_seed = 0);
+  // dropout masks seeded by mc_seed. member_labels also fills StageLabels::members.
+  StageLabels run(const Image& hu, int64_t mc_dropout_samples = 0, uint64_t mc_seed = 0,
+                  bool member_labels = false);
 
  private:
   infer::Predictor& ss_;

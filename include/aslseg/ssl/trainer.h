@@ -55,6 +55,11 @@ struct TrainParams {
   // Stop (after writing a checkpoint) once this many steps ran in this invocation; 0 runs to
   // the end. For time-sliced jobs; a rerun continues. Not part of the configuration.
   int64_t max_steps_this_run = 0;
+  // Non-empty: a fresh run (no checkpoint in its folder yet) starts from the weights of this
+  // aslseg checkpoint (its modules by name: student/teacher, net_a/net_b, ...), not from
+  // random ones; the optimizer starts fresh. The loop's warm start. Not part of the
+  // configuration either (the loop's config records loop.warm_start).
+  std::filesystem::path init_from;
 };
 
 void to_json(nlohmann::json& j, const TrainParams& p);

@@ -1,0 +1,280 @@
+"""Tables and plots of scripts/loop_results.sh's runs (issue 11's results).
+
+Reads OUT/<family>-loop-seed<S>/ (an `aslseg train` loop run) and
+OUT/<family>-sup<10|100>-seed<S>/test_metrics.json (`aslseg evaluate` of a supervised
+ensemble), writes OUT/results.md, OUT/loop_results.png and OUT/learning_curves.png, and with
+--doc replaces the part of that markdown file between its results markers with results.md.
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+STAGES = (("ss", "SS"), ("ss_sam", "SS → SAM"), ("ss_sam_an", "SS → SAM → AN"))
+# The issue's targets (docs/loop_results.md).
+TARGET_SUPERVISED_10 = 0.5
+TARGET_LOOP_OVER_SSL = 0.03
+TARGET_GAP_SHARE = 0.5
+
+
+def tumour_dice(path):
+    """Mean tumour Dice over the test cases that have tumour; None when the file is missing."""
+    if not os.path.exists(path):
+        return None
+    cases = json.load(open(path))["cases"]
+    d = [c["classes"]["tumour"]["dice"] for c in cases if c["classes"]["tumour"]["gt_voxels"] > 0]
+    return statistics.mean(d) if d else None
+
+
+def liver_dice(path):
+    if not os.path.exists(path):
+        return None
+    cases = json.load(open(path))["cases"]
+    return statistics.mean(c["classes"]["liver"]["dice"] for c in cases)
+
+
+def fmt(values, digits=3):
+    v = [x for x in values if x is not None]
+    if not v:
+        return "n/a"
+    if len(v) == 1:
+        return f"{v[0]:.{digits}f}"
+    return f"{statistics.mean(v):.{digits}f} ± {statistics.pstdev(v):.{digits}f}"
+
+
+def seeds_list(values):
+    return ", ".join("n/a" if x is None else f"{x:.3f}" for x in values)
+
+
+def mean_or_none(values):
+    v = [x for x in values if x is not None]
+    return statistics.mean(v) if v else None
+
+
+def load_family(out, f, seeds):
+    fam = {"sup10": [], "sup100": [], "sup10_liver": [], "sup100_liver": [], "loops": []}
+    for s in seeds:
+        for share in ("10", "100"):
+            path = f"{out}/{f}-sup{share}-seed{s}/test_metrics.json"
+            fam[f"sup{share}"].append(tumour_dice(path))
+            fam[f"sup{share}_liver"].append(liver_dice(path))
+        run = f"{out}/{f}-loop-seed{s}"
+        summary_path = f"{run}/summary.json"
+        loop = {"run": run, "seed": s, "rounds": [], "skipped": {}, "seconds": None}
+        if os.path.exists(summary_path):
+            summary = json.load(open(summary_path))
+            for key, name in (("sam", "SAM"), ("an", "adaptation net")):
+                if isinstance(summary.get(key), dict) and "skipped" in summary[key]:
+                    loop["skipped"][key] = summary[key]["skipped"]
+            for r in summary["rounds"]:
+                k = r["round"]
+                entry = {"round": k, "selected": r.get("selected"), "pool": r.get("pool"),
+                         "quality": r.get("selection_quality") or {}, "stages": {}, "liver": None}
+                for stage, _ in STAGES:
+                    path = f"{run}/round_{k}/test/{stage}/test_metrics.json"
+                    entry["stages"][stage] = tumour_dice(path)
+                entry["liver"] = liver_dice(f"{run}/round_{k}/test/ss/test_metrics.json")
+                loop["rounds"].append(entry)
+        if os.path.exists(f"{run}.seconds"):
+            loop["seconds"] = int(open(f"{run}.seconds").read().strip() or 0)
+        fam["loops"].append(loop)
+    return fam
+
+
+def round_values(fam, k, stage):
+    out = []
+    for loop in fam["loops"]:
+        r = [e for e in loop["rounds"] if e["round"] == k]
+        out.append(r[0]["stages"][stage] if r else None)
+    return out
+
+
+def last_round_ss(loop):
+    return loop["rounds"][-1]["stages"]["ss"] if loop["rounds"] else None
+
+
+def family_table(f, name, fam, seeds):
+    lines = []
+    rounds = max((len(l["rounds"]) for l in fam["loops"]), default=0)
+    lines.append(f"### {name}\n")
+    lines.append("| model | tumour Dice, mean ± sd | per seed | liver Dice | note |")
+    lines.append("|---|---|---|---|---|")
+    lines.append(f"| supervised 10 % | {fmt(fam['sup10'])} | {seeds_list(fam['sup10'])} | "
+                 f"{fmt(fam['sup10_liver'])} | labelled volumes only |")
+    skipped = {}
+    for l in fam["loops"]:
+        skipped.update(l["skipped"])
+    for k in range(1, rounds + 1):
+        for stage, label in STAGES:
+            v = round_values(fam, k, stage)
+            note = ""
+            if stage == "ss":
+                note = "SSL only (mean teacher)" if k == 1 else "trained with the selected PLs"
+                liver = fmt([next((e["liver"] for e in l["rounds"] if e["round"] == k), None)
+                             for l in fam["loops"]])
+            else:
+                liver = "as SS"
+                key = "sam" if stage == "ss_sam" else "an"
+                if key in skipped:
+                    note = f"off ({skipped[key]}): repeats the stage before"
+                if stage == "ss_sam_an":
+                    sel = [next((e for e in l["rounds"] if e["round"] == k), None)
+                           for l in fam["loops"]]
+                    sel = [f"{e['selected']}/{e['pool']}" for e in sel if e]
+                    note = (note + "; " if note else "") + "selected " + ", ".join(sel)
+            lines.append(f"| round {k}: {label} | {fmt(v)} | {seeds_list(v)} | {liver} | {note} |")
+    lines.append(f"| supervised 100 % | {fmt(fam['sup100'])} | {seeds_list(fam['sup100'])} | "
+                 f"{fmt(fam['sup100_liver'])} | upper bound: every training volume labelled |")
+    lines.append("")
+
+    # The issue's targets, per seed where they are per seed.
+    ssl = [l["rounds"][0]["stages"]["ss"] if l["rounds"] else None for l in fam["loops"]]
+    final = [last_round_ss(l) for l in fam["loops"]]
+    over = [None if a is None or b is None else b - a for a, b in zip(ssl, final)]
+    gaps = []
+    for lo, hi, v in zip(fam["sup10"], fam["sup100"], final):
+        gaps.append(None if None in (lo, hi, v) or hi <= lo else (v - lo) / (hi - lo))
+    m10, mo, mg = mean_or_none(fam["sup10"]), mean_or_none(over), mean_or_none(gaps)
+    def mark(value, target):
+        return "n/a" if value is None else ("met" if value >= target else "**missed**")
+    lines.append("| target | measured (mean of seeds) | per seed | |")
+    lines.append("|---|---|---|---|")
+    lines.append(f"| supervised 10 % tumour Dice ≥ {TARGET_SUPERVISED_10} | "
+                 f"{'n/a' if m10 is None else f'{m10:.3f}'} | {seeds_list(fam['sup10'])} | "
+                 f"{mark(m10, TARGET_SUPERVISED_10)} |")
+    lines.append(f"| loop (last round's SS) beats SSL only by ≥ {TARGET_LOOP_OVER_SSL:.2f} | "
+                 f"{'n/a' if mo is None else f'{mo:+.3f}'} | {seeds_list(over)} | "
+                 f"{mark(mo, TARGET_LOOP_OVER_SSL)} |")
+    lines.append(f"| loop closes ≥ {TARGET_GAP_SHARE:.0%} of the gap supervised 10 % → 100 % | "
+                 f"{'n/a' if mg is None else f'{mg:.0%}'} | "
+                 f"{', '.join('n/a' if g is None else f'{g:.0%}' for g in gaps)} | "
+                 f"{mark(mg, TARGET_GAP_SHARE)} |")
+    lines.append("")
+
+    # How good the selected pseudo-labels were (hidden labels; evaluation only).
+    lines.append("| round | selected of pool, per seed | tumour Dice of selected PLs | "
+                 "of rejected PLs |")
+    lines.append("|---|---|---|---|")
+    for k in range(1, rounds + 1):
+        rs = [next((e for e in l["rounds"] if e["round"] == k), None) for l in fam["loops"]]
+        picks = ", ".join(f"{e['selected']}/{e['pool']}" if e else "n/a" for e in rs)
+        def quality(group):
+            return fmt([(e["quality"].get(group) or {}).get("mean_pl3_tumour_dice") if e else None
+                        for e in rs])
+        lines.append(f"| {k} | {picks} | {quality('selected')} | {quality('rejected')} |")
+    secs = [l["seconds"] for l in fam["loops"] if l["seconds"]]
+    if secs:
+        lines.append("")
+        lines.append("Loop wall time per seed: " + ", ".join(f"{s // 60} min {s % 60:02d} s"
+                                                             for s in secs) + ".")
+    lines.append("")
+    return lines
+
+
+def plot(out, families, data, seeds):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not found: no plots (apt install python3-matplotlib)", file=sys.stderr)
+        return []
+    fig, axes = plt.subplots(1, len(families), figsize=(6 * len(families), 4), squeeze=False)
+    for ax, f in zip(axes[0], families):
+        fam = data[f]
+        rounds = max((len(l["rounds"]) for l in fam["loops"]), default=0)
+        labels, means, sds = [], [], []
+        for k in range(1, rounds + 1):
+            for stage, label in STAGES:
+                v = [x for x in round_values(fam, k, stage) if x is not None]
+                labels.append(f"r{k} {label.replace('SS → ', '+').replace(' → ', '+')}")
+                means.append(statistics.mean(v) if v else float("nan"))
+                sds.append(statistics.pstdev(v) if len(v) > 1 else 0.0)
+        x = range(len(labels))
+        ax.errorbar(x, means, yerr=sds, fmt="o-", capsize=4, label="loop (mean ± sd)")
+        for key, style, name in (("sup10", "--", "supervised 10 %"),
+                                 ("sup100", ":", "supervised 100 %")):
+            m = mean_or_none(fam[key])
+            if m is not None:
+                ax.axhline(m, linestyle=style, color="grey", label=f"{name} ({m:.3f})")
+        ax.set_xticks(list(x))
+        ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("tumour Dice (test cases with tumour)")
+        ax.set_title(f"{FAMILY_NAMES.get(f, f)}, {len(seeds)} seeds")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    dice_png = f"{out}/loop_results.png"
+    fig.savefig(dice_png, dpi=110)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, len(families), figsize=(6 * len(families), 4), squeeze=False)
+    for ax, f in zip(axes[0], families):
+        for l in data[f]["loops"]:
+            for e in l["rounds"]:
+                path = f"{l['run']}/round_{e['round']}/ss/metrics.jsonl"
+                if not os.path.exists(path):
+                    continue
+                steps, loss = [], []
+                for line in open(path):
+                    j = json.loads(line)
+                    if "sup" in j:
+                        steps.append(j["step"])
+                        loss.append(j["sup"])
+                ax.plot(steps, loss, label=f"seed {l['seed']}, round {e['round']}",
+                        linestyle="-" if e["round"] == 1 else "--")
+        ax.set_xlabel("step (round 2 and later: warm-started from round 1)")
+        ax.set_ylabel("supervised loss (Dice + CE), SS member 1")
+        ax.set_title(FAMILY_NAMES.get(f, f))
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    curves_png = f"{out}/learning_curves.png"
+    fig.savefig(curves_png, dpi=110)
+    plt.close(fig)
+    return [dice_png, curves_png]
+
+
+FAMILY_NAMES = {"a": "(a) development family", "b": "(b) held-out family"}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--seeds", nargs="+", required=True)
+    ap.add_argument("--families", nargs="+", required=True)
+    ap.add_argument("--doc")
+    a = ap.parse_args()
+    data = {f: load_family(a.out, f, a.seeds) for f in a.families}
+    lines = [f"Generated by `./scripts/loop_results.sh` (config `{a.config}`, seeds "
+             f"{', '.join(a.seeds)}); tumour Dice = mean over the test cases that have tumour.", ""]
+    for f in a.families:
+        lines += family_table(f, FAMILY_NAMES.get(f, f), data[f], a.seeds)
+    pngs = plot(a.out, a.families, data, a.seeds)
+    text = "\n".join(lines) + "\n"
+    open(f"{a.out}/results.md", "w").write(text)
+    print(text)
+    for p in pngs:
+        print("wrote", p)
+    if a.doc:
+        doc = open(a.doc).read()
+        if BEGIN not in doc or END not in doc:
+            sys.exit(f"{a.doc}: no {BEGIN} ... {END} markers; results are in {a.out}/results.md")
+        img_dir = os.path.join(os.path.dirname(a.doc), "img")
+        os.makedirs(img_dir, exist_ok=True)
+        images = ""
+        for p in pngs:
+            name = os.path.basename(p)
+            with open(p, "rb") as src, open(os.path.join(img_dir, name), "wb") as dst:
+                dst.write(src.read())
+            images += f"\n![{name}](img/{name})\n"
+        head, rest = doc.split(BEGIN, 1)
+        _, tail = rest.split(END, 1)
+        open(a.doc, "w").write(head + BEGIN + "\n" + text + images + END + tail)
+        print("updated", a.doc)
+
+
+if __name__ == "__main__":
+    main()
