@@ -134,7 +134,9 @@ def family_table(f, name, fam, seeds):
     final = [last_round_ss(l) for l in fam["loops"]]
     over = [None if a is None or b is None else b - a for a, b in zip(ssl, final)]
     gaps = []
+    upper = mean_or_none(fam["sup100"])  # for a seed without its own supervised 100 % run
     for lo, hi, v in zip(fam["sup10"], fam["sup100"], final):
+        hi = upper if hi is None else hi
         gaps.append(None if None in (lo, hi, v) or hi <= lo else (v - lo) / (hi - lo))
     m10, mo, mg = mean_or_none(fam["sup10"]), mean_or_none(over), mean_or_none(gaps)
     def mark(value, target):
