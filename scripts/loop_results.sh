@@ -17,8 +17,9 @@
 # Environment: ASLSEG_BIN (default build/aslseg), ASLSEG_RESULTS_DIR (default
 # out/loop_results), ASLSEG_LOOP_CONFIG (default configs/demo.json), ASLSEG_RESULTS_SEEDS
 # (default "1 2 3"), ASLSEG_RESULTS_UPPER_SEEDS (the supervised 100 % row's seeds, default the
-# same; where a seed has none, its gap share uses the mean of those run), ASLSEG_RESULTS_FAMILIES (default "a b"), ASLSEG_RESULTS_NO_DOC=1 (leave
-# docs/loop_results.md alone), ASLSEG_PYTHON (a python3 with matplotlib for the plots).
+# same; a seed without its own uses their mean for its gap share), ASLSEG_RESULTS_FAMILIES
+# (default "a b"), ASLSEG_RESULTS_NO_DOC=1 (leave docs/loop_results.md alone), ASLSEG_PYTHON
+# (a python3 with matplotlib for the plots).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SOURCE_BIN="${ASLSEG_BIN:-build/aslseg}"
