@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The README's demo command: installs, builds, makes a small synthetic CT set with
 # `aslseg synth`, runs the ASLseg loop with configs/demo.json on the CPU (up to 2 rounds; SS is
-# an ensemble of two mean-teacher nets whose agreement selects the pseudo-labels, round 2's
-# nets start from round 1's; SAM and the adaptation net are switched off there because, from
-# random weights, they lowered the tumour Dice in every measurement, docs/loop_results.md),
-# exports the selected pseudo-labels as an nnU-Net dataset, and prints the test split's metrics
-# per round and stage. About 12 minutes on a 2-core AVX2 machine once built. The recipe:
+# an ensemble of two U-Nets trained on the labels, whose agreement selects the pseudo-labels;
+# round 2's nets start from round 1's; SAM and the adaptation net are switched off there
+# because, from random weights, they lowered the tumour Dice in every measurement,
+# docs/loop_results.md), exports the selected pseudo-labels as an nnU-Net dataset, and prints
+# the test split's metrics per round and stage. The loop takes about 9 minutes on a 2-core AVX2
+# machine once built. The recipe:
 # docs/ss_recipe.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."

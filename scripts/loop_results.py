@@ -1,8 +1,9 @@
 """Tables and plots of scripts/loop_results.sh's runs (issue 11's results).
 
 Reads OUT/<family>-loop-seed<S>/ (an `aslseg train` loop run) and
-OUT/<family>-sup<10|100>-seed<S>/test_metrics.json (`aslseg evaluate` of a supervised
-ensemble), writes OUT/results.md, OUT/loop_results.png and OUT/learning_curves.png, and with
+OUT/<family>-sup<10|100>-seed<S>/test_metrics.json and
+OUT/<family>-ssl10-<paradigm>-seed<S>/test_metrics.json (`aslseg evaluate` of an ensemble
+trained without the loop), writes OUT/results.md, OUT/loop_results.png and OUT/learning_curves.png, and with
 --doc replaces the part of that markdown file between its results markers with results.md.
 """
 import argparse
@@ -68,9 +69,18 @@ def mean_or_none(values):
     return statistics.mean(v) if v else None
 
 
-def load_family(out, f, seeds):
+PARADIGM_NAMES = {"mean_teacher": "mean teacher", "uamt": "UA-MT", "cps": "cross pseudo "
+                  "supervision", "supervised": "supervised"}
+
+
+def load_family(out, f, seeds, paradigms):
     fam = {"sup10": [], "sup100": [], "sup10_liver": [], "sup100_liver": [], "sup10_global": [],
-           "sup100_global": [], "loops": []}
+           "sup100_global": [], "loops": [], "ssl": {}}
+    for p in paradigms:
+        rows = [f"{out}/{f}-ssl10-{p}-seed{s}/test_metrics.json" for s in seeds]
+        fam["ssl"][p] = {"dice": [tumour_dice(r) for r in rows],
+                         "global": [global_tumour_dice(r) for r in rows],
+                         "liver": [liver_dice(r) for r in rows]}
     for s in seeds:
         for share in ("10", "100"):
             path = f"{out}/{f}-sup{share}-seed{s}/test_metrics.json"
@@ -79,7 +89,10 @@ def load_family(out, f, seeds):
             fam[f"sup{share}_global"].append(global_tumour_dice(path))
         run = f"{out}/{f}-loop-seed{s}"
         summary_path = f"{run}/summary.json"
-        loop = {"run": run, "seed": s, "rounds": [], "skipped": {}, "seconds": None}
+        loop = {"run": run, "seed": s, "rounds": [], "skipped": {}, "seconds": None,
+                "paradigm": None}
+        if os.path.exists(f"{run}/config.json"):
+            loop["paradigm"] = json.load(open(f"{run}/config.json")).get("ssl", {}).get("paradigm")
         if os.path.exists(summary_path):
             summary = json.load(open(summary_path))
             for key, name in (("sam", "SAM"), ("an", "adaptation net")):
@@ -123,6 +136,12 @@ def family_table(f, name, fam, seeds):
     lines.append("|---|---|---|---|---|---|")
     lines.append(f"| supervised 10 % | {fmt(fam['sup10'])} | {seeds_list(fam['sup10'])} | "
                  f"{fmt(fam['sup10_global'])} | {fmt(fam['sup10_liver'])} | labelled volumes only |")
+    for p, row in fam["ssl"].items():
+        if all(v is None for v in row["dice"]):
+            continue  # not run (an older results folder)
+        lines.append(f"| SSL only 10 %: {PARADIGM_NAMES.get(p, p)} | {fmt(row['dice'])} | "
+                     f"{seeds_list(row['dice'])} | {fmt(row['global'])} | {fmt(row['liver'])} | "
+                     "labelled + unlabelled volumes, no loop |")
     skipped = {}
     for l in fam["loops"]:
         skipped.update(l["skipped"])
@@ -131,7 +150,12 @@ def family_table(f, name, fam, seeds):
             v = round_values(fam, k, stage)
             note = ""
             if stage == "ss":
-                note = "SSL only (mean teacher)" if k == 1 else "trained with the selected PLs"
+                if k == 1:
+                    p = next((l["paradigm"] for l in fam["loops"] if l["paradigm"]), None)
+                    note = ("labelled volumes only (supervised)" if p == "supervised" else
+                            f"SSL only ({PARADIGM_NAMES.get(p, p)})")
+                else:
+                    note = "trained with the selected PLs"
                 liver = fmt([next((e["liver"] for e in l["rounds"] if e["round"] == k), None)
                              for l in fam["loops"]])
             else:
@@ -152,8 +176,17 @@ def family_table(f, name, fam, seeds):
                  "training volume labelled |")
     lines.append("")
 
-    # The issue's targets, per seed where they are per seed.
-    ssl = [l["rounds"][0]["stages"]["ss"] if l["rounds"] else None for l in fam["loops"]]
+    # The issue's targets, per seed where they are per seed. "SSL only" is the best SSL-only
+    # row of the seed; without those rows, the loop's round 1 when it trained an SSL paradigm.
+    ssl = []
+    for i, l in enumerate(fam["loops"]):
+        rows = [row["dice"][i] for row in fam["ssl"].values() if row["dice"][i] is not None]
+        if rows:
+            ssl.append(max(rows))
+        elif l["rounds"] and l["paradigm"] != "supervised":
+            ssl.append(l["rounds"][0]["stages"]["ss"])
+        else:
+            ssl.append(None)
     final = [last_round_ss(l) for l in fam["loops"]]
     over = [None if a is None or b is None else b - a for a, b in zip(ssl, final)]
     gaps = []
@@ -281,9 +314,10 @@ def main():
     ap.add_argument("--config", required=True)
     ap.add_argument("--seeds", nargs="+", required=True)
     ap.add_argument("--families", nargs="+", required=True)
+    ap.add_argument("--paradigms", nargs="*", default=["mean_teacher"])
     ap.add_argument("--doc")
     a = ap.parse_args()
-    data = {f: load_family(a.out, f, a.seeds) for f in a.families}
+    data = {f: load_family(a.out, f, a.seeds, a.paradigms) for f in a.families}
     lines = [f"Generated by `./scripts/loop_results.sh` (config `{a.config}`, seeds "
              f"{', '.join(a.seeds)}). Tumour Dice: the mean over the test cases that have tumour "
              "(the issue's measure); global: one Dice over the tumour voxels of all test cases "

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Regenerates the results of docs/loop_results.md (issue 11): on two phantom families
 # (scripts/families.sh: (a) development, (b) held out from all tuning), for each of 3 seeds,
-#   - the ASLseg loop with a config (default configs/demo.json) on 10 % labels: its round 1 SS
-#     is the "SSL only" row, then every round's SS, SS -> SAM and SS -> SAM -> AN;
+#   - the ASLseg loop with a config (default configs/demo.json) on 10 % labels: every round's
+#     SS, SS -> SAM and SS -> SAM -> AN;
+#   - SSL only at 10 %, one row per paradigm (ASLSEG_RESULTS_PARADIGMS, default mean_teacher):
+#     the same nets trained with that semi-supervised loss on the labelled and unlabelled
+#     volumes, no loop (the loop's round 1 is this row when its config trains that paradigm);
 #   - supervised 10 % and supervised 100 % (the upper bound): the same net and recipe trained
 #     with the supervised loss on the labelled 10 % / all training cases, as an ensemble of as
 #     many nets as the loop's SS has (loop.ss_members), so the rows differ in the labels only.
@@ -18,7 +21,8 @@
 # out/loop_results), ASLSEG_LOOP_CONFIG (default configs/demo.json), ASLSEG_RESULTS_SEEDS
 # (default "1 2 3"), ASLSEG_RESULTS_UPPER_SEEDS (the supervised 100 % row's seeds, default the
 # same; a seed without its own uses their mean for its gap share), ASLSEG_RESULTS_FAMILIES
-# (default "a b"), ASLSEG_RESULTS_NO_DOC=1 (leave docs/loop_results.md alone), ASLSEG_PYTHON
+# (default "a b"), ASLSEG_RESULTS_PARADIGMS (the SSL-only rows, default "mean_teacher"),
+# ASLSEG_RESULTS_NO_DOC=1 (leave docs/loop_results.md alone), ASLSEG_PYTHON
 # (a python3 with matplotlib for the plots).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +32,7 @@ CONFIG="${ASLSEG_LOOP_CONFIG:-configs/demo.json}"
 SEEDS="${ASLSEG_RESULTS_SEEDS:-1 2 3}"
 UPPER_SEEDS="${ASLSEG_RESULTS_UPPER_SEEDS:-$SEEDS}"  # seeds of the supervised 100 % row
 FAMILIES="${ASLSEG_RESULTS_FAMILIES:-a b}"
+PARADIGMS="${ASLSEG_RESULTS_PARADIGMS-mean_teacher}"  # set and empty: no SSL-only rows
 PY="${ASLSEG_PYTHON:-python3}"
 if ! "$PY" -c "import matplotlib" 2>/dev/null && /usr/bin/python3 -c "import matplotlib" 2>/dev/null
 then PY=/usr/bin/python3; fi
@@ -50,8 +55,10 @@ links() {
 
 # supervised DATA SHARE SEED DIR: MEMBERS supervised nets (seeds SEED, SEED + 1, ...) and their
 # ensemble's test metrics in DIR/test_metrics.json.
-supervised() {
-  local data="$1" share="$2" seed="$3" dir="$4"
+# baseline DATA SHARE SEED DIR PARADIGM: an ensemble of MEMBERS nets trained with PARADIGM's
+# loss on split<SHARE>.json (no loop), inferred and scored on the test split.
+baseline() {
+  local data="$1" share="$2" seed="$3" dir="$4" paradigm="$5"
   [ -f "$dir/test_metrics.json" ] && return 0
   local models=()
   for ((m = 0; m < MEMBERS; m++)); do
@@ -59,7 +66,7 @@ supervised() {
     [ -f "$run/summary.json" ] || {
       rm -rf "$run"
       "$BIN" -q train --config "$CONFIG" --data "$data" --split "$data/split$share.json" \
-        --out "$run" --set ssl.paradigm=supervised --set loop.rounds=0 \
+        --out "$run" --set ssl.paradigm="$paradigm" --set loop.rounds=0 \
         --set seed=$((seed + m)) >"$dir.member_$m.log" 2>&1
     }
     models+=("$run/ss/checkpoint.pt")
@@ -92,12 +99,19 @@ for seed in $SEEDS; do
       [ "$share" = 100 ] && [[ " $UPPER_SEEDS " != *" $seed "* ]] && continue
       echo "family $f seed $seed: supervised $share %"
       mkdir -p "$OUT/$f-sup$share-seed$seed"
-      supervised "$data" "$share" "$seed" "$OUT/$f-sup$share-seed$seed" ||
+      baseline "$data" "$share" "$seed" "$OUT/$f-sup$share-seed$seed" supervised ||
         echo "  failed: see $OUT/$f-sup$share-seed$seed.*.log"
+    done
+    for p in $PARADIGMS; do
+      echo "family $f seed $seed: SSL only ($p) 10 %"
+      mkdir -p "$OUT/$f-ssl10-$p-seed$seed"
+      baseline "$data" 10 "$seed" "$OUT/$f-ssl10-$p-seed$seed" "$p" ||
+        echo "  failed: see $OUT/$f-ssl10-$p-seed$seed.*.log"
     done
   done
 done
 echo "runs took $(( ($(date +%s) - start_all) / 60 )) min"
 
 "$PY" scripts/loop_results.py --out "$OUT" --config "$CONFIG" --seeds $SEEDS --families $FAMILIES \
+  --paradigms $PARADIGMS \
   $([ -n "${ASLSEG_RESULTS_NO_DOC:-}" ] || echo "--doc docs/loop_results.md")
