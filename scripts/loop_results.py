@@ -73,6 +73,12 @@ PARADIGM_NAMES = {"mean_teacher": "mean teacher", "uamt": "UA-MT", "cps": "cross
                   "supervision", "supervised": "supervised"}
 
 
+def loop_paradigm(run):
+    """The SSL paradigm a loop run's SS was trained with (its config.json), or None."""
+    path = f"{run}/config.json"
+    return json.load(open(path)).get("ssl", {}).get("paradigm") if os.path.exists(path) else None
+
+
 def load_family(out, f, seeds, paradigms):
     fam = {"sup10": [], "sup100": [], "sup10_liver": [], "sup100_liver": [], "sup10_global": [],
            "sup100_global": [], "loops": [], "ssl": {}}
@@ -82,17 +88,19 @@ def load_family(out, f, seeds, paradigms):
                          "global": [global_tumour_dice(r) for r in rows],
                          "liver": [liver_dice(r) for r in rows]}
     for s in seeds:
+        run = f"{out}/{f}-loop-seed{s}"
         for share in ("10", "100"):
             path = f"{out}/{f}-sup{share}-seed{s}/test_metrics.json"
+            if share == "10" and not os.path.exists(path) and loop_paradigm(run) == "supervised":
+                # The loop's round 1 is the supervised 10 % ensemble (loop_results.sh).
+                path = f"{run}/round_1/test/ss/test_metrics.json"
             fam[f"sup{share}"].append(tumour_dice(path))
             fam[f"sup{share}_liver"].append(liver_dice(path))
             fam[f"sup{share}_global"].append(global_tumour_dice(path))
-        run = f"{out}/{f}-loop-seed{s}"
         summary_path = f"{run}/summary.json"
         loop = {"run": run, "seed": s, "rounds": [], "skipped": {}, "seconds": None,
                 "paradigm": None}
-        if os.path.exists(f"{run}/config.json"):
-            loop["paradigm"] = json.load(open(f"{run}/config.json")).get("ssl", {}).get("paradigm")
+        loop["paradigm"] = loop_paradigm(run)
         if os.path.exists(summary_path):
             summary = json.load(open(summary_path))
             for key, name in (("sam", "SAM"), ("an", "adaptation net")):
