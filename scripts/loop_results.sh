@@ -42,6 +42,9 @@ mkdir -p "$OUT"
 BIN="$OUT/aslseg"
 [ -x "$BIN" ] || cp "$SOURCE_BIN" "$BIN"  # one binary for every run, whatever the build does
 MEMBERS=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['loop'].get('ss_members', 1))" "$CONFIG")
+# A loop whose SS is trained supervised has the supervised 10 % ensemble as its round 1 (same
+# nets, seeds, labels and steps): that row is read from the loop instead of trained twice.
+LOOP_PARADIGM=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1])).get('ssl', {}).get('paradigm', 'mean_teacher'))" "$CONFIG")
 
 # links DATA SPLIT KEY DIR: the split's KEY cases (volumes and labels) linked into DIR.
 links() {
@@ -97,6 +100,7 @@ for seed in $SEEDS; do
     fi
     for share in 10 100; do
       [ "$share" = 100 ] && [[ " $UPPER_SEEDS " != *" $seed "* ]] && continue
+      [ "$share" = 10 ] && [ "$LOOP_PARADIGM" = supervised ] && continue
       echo "family $f seed $seed: supervised $share %"
       mkdir -p "$OUT/$f-sup$share-seed$seed"
       baseline "$data" "$share" "$seed" "$OUT/$f-sup$share-seed$seed" supervised ||
