@@ -219,6 +219,14 @@ def family_table(f, name, fam, seeds):
     lines.append(f"| loop (last round's SS) beats SSL only by ≥ {TARGET_LOOP_OVER_SSL:.2f} | "
                  f"{'n/a' if mo is None else f'{mo:+.3f}'} | {seeds_list(over)} | "
                  f"{mark(mo, TARGET_LOOP_OVER_SSL)} |")
+    if all(v is None for v in over):
+        # No SSL-only row (a supervised loop without ASLSEG_RESULTS_PARADIGMS): what the
+        # pseudo-labels add over the loop's own round 1, for information.
+        r1 = [l["rounds"][0]["stages"]["ss"] if l["rounds"] else None for l in fam["loops"]]
+        gain = [None if a is None or b is None else b - a for a, b in zip(r1, final)]
+        mgain = mean_or_none(gain)
+        lines.append(f"| (information) loop's last round over its round 1 | "
+                     f"{'n/a' if mgain is None else f'{mgain:+.3f}'} | {seeds_list(gain)} | |")
     lines.append(f"| loop closes ≥ {TARGET_GAP_SHARE:.0%} of the gap supervised 10 % → 100 % | "
                  f"{'n/a' if mg is None else f'{mg:.0%}'} | "
                  f"{', '.join('n/a' if g is None else f'{g:.0%}' for g in gaps)} | "
