@@ -14,7 +14,11 @@
 # OUT/learning_curves.png, and replaces the generated part of docs/loop_results.md (between
 # its "results:begin" and "results:end" markers) with the table.
 #
-#   ./scripts/loop_results.sh      # about 90 minutes on 2 cores (6 loops, 12 ensembles)
+#   ./scripts/loop_results.sh      # about 3 h 20 min on 2 cores with configs/demo.json: 6 loops
+#                                  # (~10 min), 6 supervised 100 % (~7 min) and 6 mean-teacher
+#                                  # (~16 min) ensembles
+#   ASLSEG_RESULTS_PARADIGMS= ASLSEG_RESULTS_UPPER_SEEDS=1 ./scripts/loop_results.sh
+#                                  # the docs' table of 2026-12-07: ~75 min
 #
 # Runs already finished in OUT are kept (rerun to continue after an interruption).
 # Environment: ASLSEG_BIN (default build/aslseg), ASLSEG_RESULTS_DIR (default
