@@ -3,8 +3,8 @@
 Reads OUT/<family>-loop-seed<S>/ (an `aslseg train` loop run) and
 OUT/<family>-sup<10|100>-seed<S>/test_metrics.json and
 OUT/<family>-ssl10-<paradigm>-seed<S>/test_metrics.json (`aslseg evaluate` of an ensemble
-trained without the loop), writes OUT/results.md, OUT/loop_results.png and OUT/learning_curves.png, and with
---doc replaces the part of that markdown file between its results markers with results.md.
+trained without the loop; a 10 % row trained with the loop's own paradigm is the loop's round 1),
+writes OUT/results.md, OUT/loop_results.png and OUT/learning_curves.png, and with --doc replaces the part of that markdown file between its results markers with results.md.
 """
 import argparse
 import json
@@ -69,7 +69,7 @@ def mean_or_none(values):
     return statistics.mean(v) if v else None
 
 
-PARADIGM_NAMES = {"mean_teacher": "mean teacher", "uamt": "UA-MT", "cps": "cross pseudo "
+PARADIGM_NAMES = {"mean_teacher": "mean teacher", "ua_mt": "UA-MT", "cps": "cross pseudo "
                   "supervision", "supervised": "supervised"}
 
 
@@ -79,11 +79,20 @@ def loop_paradigm(run):
     return json.load(open(path)).get("ssl", {}).get("paradigm") if os.path.exists(path) else None
 
 
+def ten_percent_metrics(path, run, row_paradigm):
+    """PATH, or the loop's round-1 test metrics when PATH was not trained because the loop's
+    round 1 is that row (same nets, seeds, labels and steps: loop_results.sh skips it)."""
+    if not os.path.exists(path) and loop_paradigm(run) == row_paradigm:
+        return f"{run}/round_1/test/ss/test_metrics.json"
+    return path
+
+
 def load_family(out, f, seeds, paradigms):
     fam = {"sup10": [], "sup100": [], "sup10_liver": [], "sup100_liver": [], "sup10_global": [],
            "sup100_global": [], "loops": [], "ssl": {}}
     for p in paradigms:
-        rows = [f"{out}/{f}-ssl10-{p}-seed{s}/test_metrics.json" for s in seeds]
+        rows = [ten_percent_metrics(f"{out}/{f}-ssl10-{p}-seed{s}/test_metrics.json",
+                                    f"{out}/{f}-loop-seed{s}", p) for s in seeds]
         fam["ssl"][p] = {"dice": [tumour_dice(r) for r in rows],
                          "global": [global_tumour_dice(r) for r in rows],
                          "liver": [liver_dice(r) for r in rows]}
@@ -91,16 +100,14 @@ def load_family(out, f, seeds, paradigms):
         run = f"{out}/{f}-loop-seed{s}"
         for share in ("10", "100"):
             path = f"{out}/{f}-sup{share}-seed{s}/test_metrics.json"
-            if share == "10" and not os.path.exists(path) and loop_paradigm(run) == "supervised":
-                # The loop's round 1 is the supervised 10 % ensemble (loop_results.sh).
-                path = f"{run}/round_1/test/ss/test_metrics.json"
+            if share == "10":
+                path = ten_percent_metrics(path, run, "supervised")
             fam[f"sup{share}"].append(tumour_dice(path))
             fam[f"sup{share}_liver"].append(liver_dice(path))
             fam[f"sup{share}_global"].append(global_tumour_dice(path))
         summary_path = f"{run}/summary.json"
         loop = {"run": run, "seed": s, "rounds": [], "skipped": {}, "seconds": None,
-                "paradigm": None}
-        loop["paradigm"] = loop_paradigm(run)
+                "paradigm": loop_paradigm(run)}
         if os.path.exists(summary_path):
             summary = json.load(open(summary_path))
             for key, name in (("sam", "SAM"), ("an", "adaptation net")):
@@ -129,6 +136,10 @@ def round_values(fam, k, stage, key="stages"):
         r = [e for e in loop["rounds"] if e["round"] == k]
         out.append(r[0][key][stage] if r else None)
     return out
+
+
+def first_round_ss(loop):
+    return loop["rounds"][0]["stages"]["ss"] if loop["rounds"] else None
 
 
 def last_round_ss(loop):
@@ -191,8 +202,8 @@ def family_table(f, name, fam, seeds):
         rows = [row["dice"][i] for row in fam["ssl"].values() if row["dice"][i] is not None]
         if rows:
             ssl.append(max(rows))
-        elif l["rounds"] and l["paradigm"] != "supervised":
-            ssl.append(l["rounds"][0]["stages"]["ss"])
+        elif l["paradigm"] != "supervised":
+            ssl.append(first_round_ss(l))
         else:
             ssl.append(None)
     final = [last_round_ss(l) for l in fam["loops"]]
@@ -222,7 +233,7 @@ def family_table(f, name, fam, seeds):
     if all(v is None for v in over):
         # No SSL-only row (a supervised loop without ASLSEG_RESULTS_PARADIGMS): what the
         # pseudo-labels add over the loop's own round 1, for information.
-        r1 = [l["rounds"][0]["stages"]["ss"] if l["rounds"] else None for l in fam["loops"]]
+        r1 = [first_round_ss(l) for l in fam["loops"]]
         gain = [None if a is None or b is None else b - a for a, b in zip(r1, final)]
         mgain = mean_or_none(gain)
         lines.append(f"| (information) loop's last round over its round 1 | "

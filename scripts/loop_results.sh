@@ -46,8 +46,8 @@ mkdir -p "$OUT"
 BIN="$OUT/aslseg"
 [ -x "$BIN" ] || cp "$SOURCE_BIN" "$BIN"  # one binary for every run, whatever the build does
 MEMBERS=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['loop'].get('ss_members', 1))" "$CONFIG")
-# A loop whose SS is trained supervised has the supervised 10 % ensemble as its round 1 (same
-# nets, seeds, labels and steps): that row is read from the loop instead of trained twice.
+# A loop's round 1 is the 10 % ensemble of its own paradigm (same nets, seeds, labels and
+# steps): that row is read from the loop (loop_results.py) instead of trained twice.
 LOOP_PARADIGM=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1])).get('ssl', {}).get('paradigm', 'mean_teacher'))" "$CONFIG")
 
 # links DATA SPLIT KEY DIR: the split's KEY cases (volumes and labels) linked into DIR.
@@ -60,10 +60,9 @@ links() {
   done
 }
 
-# supervised DATA SHARE SEED DIR: MEMBERS supervised nets (seeds SEED, SEED + 1, ...) and their
-# ensemble's test metrics in DIR/test_metrics.json.
-# baseline DATA SHARE SEED DIR PARADIGM: an ensemble of MEMBERS nets trained with PARADIGM's
-# loss on split<SHARE>.json (no loop), inferred and scored on the test split.
+# baseline DATA SHARE SEED DIR PARADIGM: MEMBERS nets (seeds SEED, SEED + 1, ...) trained with
+# PARADIGM's loss on split<SHARE>.json (no loop), their ensemble's test metrics in
+# DIR/test_metrics.json.
 baseline() {
   local data="$1" share="$2" seed="$3" dir="$4" paradigm="$5"
   [ -f "$dir/test_metrics.json" ] && return 0
@@ -104,13 +103,14 @@ for seed in $SEEDS; do
     fi
     for share in 10 100; do
       [ "$share" = 100 ] && [[ " $UPPER_SEEDS " != *" $seed "* ]] && continue
-      [ "$share" = 10 ] && [ "$LOOP_PARADIGM" = supervised ] && continue
+      [ "$share" = 10 ] && [ "$LOOP_PARADIGM" = supervised ] && continue  # the loop's round 1
       echo "family $f seed $seed: supervised $share %"
       mkdir -p "$OUT/$f-sup$share-seed$seed"
       baseline "$data" "$share" "$seed" "$OUT/$f-sup$share-seed$seed" supervised ||
         echo "  failed: see $OUT/$f-sup$share-seed$seed.*.log"
     done
     for p in $PARADIGMS; do
+      [ "$p" = "$LOOP_PARADIGM" ] && continue  # the loop's round 1
       echo "family $f seed $seed: SSL only ($p) 10 %"
       mkdir -p "$OUT/$f-ssl10-$p-seed$seed"
       baseline "$data" 10 "$seed" "$OUT/$f-ssl10-$p-seed$seed" "$p" ||
