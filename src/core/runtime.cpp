@@ -163,6 +163,20 @@ bool cpu_has_native_bf16() {
   return native;
 }
 
+bool set_calling_thread_intra_op(int threads) {
+  using SetOmpThreads = void (*)(int);
+  // Looked up at run time (the OpenMP runtime comes with LibTorch), so aslseg itself need not
+  // be compiled with -fopenmp.
+  static const auto set =
+      reinterpret_cast<SetOmpThreads>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+  if (set == nullptr || threads < 1) return false;
+  // LibTorch sets a thread's team size to its process-wide default the first time the thread
+  // asks for it (a thread-local lazy init); let that happen first, or it would undo this.
+  (void)at::get_num_threads();
+  set(threads);
+  return true;
+}
+
 void lower_thread_priority() {
   const auto tid = static_cast<id_t>(syscall(SYS_gettid));
   const int current = getpriority(PRIO_PROCESS, tid);

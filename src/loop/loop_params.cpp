@@ -12,9 +12,9 @@ namespace {
 
 using nlohmann::json;
 
-const std::vector<std::string> kLoopKeys{
-    "rounds", "ss_members", "warm_start", "selection", "mc_dropout_samples",
-    "sam",    "adaptation", "stages"};
+const std::vector<std::string> kLoopKeys{"rounds",     "ss_members", "concurrent_members",
+                                         "warm_start", "selection",  "mc_dropout_samples",
+                                         "sam",        "adaptation", "stages"};
 const std::vector<std::string> kWarmStartKeys{"steps", "lr"};
 const std::vector<std::string> kStageKeys{"sam", "adaptation"};
 const std::vector<std::string> kSamKeys{"model", "checkpoint", "finetune", "prompts"};
@@ -110,6 +110,7 @@ void to_json(json& j, const LoopParams& p) {
   to_json(adaptation, p.adaptation);
   j = json{{"rounds", p.rounds},
            {"ss_members", p.ss_members},
+           {"concurrent_members", p.concurrent_members},
            {"warm_start", {{"steps", p.warm_start.steps}, {"lr", p.warm_start.lr}}},
            {"selection", p.selection},
            {"mc_dropout_samples", p.mc_dropout_samples},
@@ -132,6 +133,7 @@ void from_json(const json& j, LoopParams& p) {
   if (p.ss_members < 1 || p.ss_members > kMaxSsMembers)
     throw std::invalid_argument("loop.ss_members must be in [1, " + std::to_string(kMaxSsMembers) +
                                 "], got " + std::to_string(p.ss_members));
+  config::read_if_present(j, "concurrent_members", p.concurrent_members, where);
   if (j.contains("warm_start")) {
     const json& w = j.at("warm_start");
     const std::string here = where + ".warm_start";

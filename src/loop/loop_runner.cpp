@@ -13,6 +13,7 @@
 #include "aslseg/io/atomic_file.h"
 #include "aslseg/io/error.h"
 #include "aslseg/io/volume_io.h"
+#include "aslseg/loop/member_training.h"
 #include "aslseg/loop/run_layout.h"
 #include "aslseg/loop/run_state.h"
 #include "aslseg/loop/selected_case.h"
@@ -149,13 +150,15 @@ class Loop {
     return out;
   }
 
-  // SS of round k: one net, or each member of the ensemble in turn (member m with seed + m, so
-  // the members differ in their initial weights and batches and nothing else).
+  // SS of round k: one net, or the members of an ensemble (member m with seed + m, so the
+  // members differ in their initial weights and batches and nothing else), side by side on
+  // the CPU when plan_members allows it.
   bool train_ss(int k) {
     const dataset::TrainingSet t = training_for(k);
+    std::vector<int> todo;
+    std::vector<ssl::TrainParams> runs;
     for (int m = 0; m < members(); ++m) {
-      const std::string step = ss_step(k, m);
-      if (state_.done(step)) continue;
+      if (state_.done(ss_step(k, m))) continue;
       ssl::TrainParams member = ss_;
       member.seed = ss_.seed + static_cast<uint64_t>(m);
       if (k > 1 && params_.warm_start.steps > 0) {
@@ -163,28 +166,57 @@ class Loop {
         member.optim.steps = params_.warm_start.steps;
         member.optim.lr = params_.warm_start.lr;
       }
-      const std::string who =
-          members() > 1 ? fmt::format("SS member {} of {} (seed {})", m + 1, members(), member.seed)
-                        : std::string("SS");
+      todo.push_back(m);
+      runs.push_back(member);
+    }
+    if (todo.empty()) return true;
+    const MemberPlan plan = member_plan();
+    for (size_t i = 0; i < todo.size(); ++i) {
+      const int m = todo[i];
+      const std::string who = members() > 1 ? fmt::format("SS member {} of {} (seed {})", m + 1,
+                                                          members(), runs[i].seed)
+                                            : std::string("SS");
       spdlog::info("round {}: {} on {} labelled ({} of them pseudo-labelled) + {} unlabelled", k,
                    who, t.labelled.size(), t.labelled.size() - initial_.labelled.size(),
                    t.unlabelled.size());
-      const ssl::TrainResult r = ssl::train_segmenter(member, t, test_, layout_.ss_dir(k, m));
+      // One progress bar per wave of members trained side by side.
+      runs[i].show_progress = i % static_cast<size_t>(plan.at_once) == 0;
+    }
+    if (plan.at_once > 1)
+      spdlog::info("round {}: {} SS members side by side, {} thread(s) each", k,
+                   std::min<size_t>(todo.size(), static_cast<size_t>(plan.at_once)),
+                   plan.threads_each);
+    std::vector<ssl::TrainResult> results(todo.size());
+    run_members(todo.size(), plan, [&](size_t i) {
+      results[i] = ssl::train_segmenter(runs[i], t, test_, layout_.ss_dir(k, todo[i]));
+    });
+    for (size_t i = 0; i < todo.size(); ++i) {
+      const ssl::TrainResult& r = results[i];
       if (!r.finished) {
         spdlog::info(
             "stopped at step {} of {} of round {}'s SS; rerun the same command to continue",
-            r.steps, member.optim.steps, k);
+            r.steps, runs[i].optim.steps, k);
         return false;
       }
       json info{{"checkpoint", r.checkpoint.string()},
-                {"seed", member.seed},
+                {"seed", runs[i].seed},
                 {"steps", r.steps},
                 {"labelled", t.labelled.size()},
                 {"last_validation", r.last_validation}};
-      if (!member.init_from.empty()) info["warm_start_from"] = member.init_from.string();
-      state_.mark_done(step, info);
+      if (plan.at_once > 1)
+        info["side_by_side"] = {{"at_once", plan.at_once}, {"threads_each", plan.threads_each}};
+      if (!runs[i].init_from.empty()) info["warm_start_from"] = runs[i].init_from.string();
+      state_.mark_done(ss_step(k, todo[i]), info);
     }
     return true;
+  }
+
+  // Side by side only on the CPU, when the config allows it and no member's steps draw from
+  // torch's process-wide generator (they would interleave their draws).
+  MemberPlan member_plan() const {
+    const bool cpu = infer::parse_device(ss_.device).is_cpu();
+    const bool allowed = cpu && params_.concurrent_members && !ssl::steps_use_global_generator(ss_);
+    return plan_members(members(), at::get_num_threads(), allowed);
   }
 
   void finetune_sam() {

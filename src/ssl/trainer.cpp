@@ -5,6 +5,8 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
+#include <mutex>
+#include <optional>
 #include <sstream>
 
 #include "aslseg/checkpoint/checkpoint.h"
@@ -25,6 +27,13 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
+
+// Guards torch's process-wide generator between runs training side by side (the loop's
+// concurrent SS members): whoever seeds it also draws before the other may seed again.
+std::mutex& global_generator_mutex() {
+  static std::mutex mutex;
+  return mutex;
+}
 
 constexpr const char* kCheckpointName = "checkpoint.pt";
 constexpr const char* kMetricsName = "metrics.jsonl";
@@ -234,6 +243,10 @@ double learning_rate(const OptimParams& p, int64_t step) {
                    "unknown optim.schedule '" + p.schedule + "' (poly, cosine, constant)");
 }
 
+bool steps_use_global_generator(const TrainParams& params) {
+  return params.spec.unet.dropout > 0.0 || params.ssl.paradigm == "ua_mt";
+}
+
 TrainResult train_segmenter(const TrainParams& params, const dataset::TrainingSet& training,
                             const std::vector<dataset::LabelledCase>& validation,
                             const fs::path& out_dir) {
@@ -243,7 +256,12 @@ TrainResult train_segmenter(const TrainParams& params, const dataset::TrainingSe
   const fs::path metrics_path = out_dir / kMetricsName;
   const json config = params;
 
-  auto paradigm = make_paradigm(params.ssl, params.spec.unet, device, params.seed);
+  // Seeding and drawing the initial weights happen under the generator lock, so a run training
+  // beside this one cannot reseed torch's generator in between.
+  auto paradigm = [&] {
+    const std::lock_guard<std::mutex> lock(global_generator_mutex());
+    return make_paradigm(params.ssl, params.spec.unet, device, params.seed);
+  }();
   auto optimizer = make_optimizer(params.optim, paradigm->trainable_parameters());
   checkpoint::Contents contents{paradigm->modules(), optimizer.get(), json::object()};
 
@@ -314,14 +332,20 @@ TrainResult train_segmenter(const TrainParams& params, const dataset::TrainingSe
     checkpoint::save(ckpt_path, contents);
   };
 
-  cli::Progress progress("train " + paradigm->name(), params.optim.steps);
-  progress.tick(start_step);
+  std::optional<cli::Progress> progress;
+  if (params.show_progress) {
+    progress.emplace("train " + paradigm->name(), params.optim.steps);
+    progress->tick(start_step);
+  }
   const auto t0 = std::chrono::steady_clock::now();
   for (int64_t step = start_step; step < params.optim.steps; ++step) {
     // Dropout, noise and everything else drawn from torch's generator depend on (seed, step)
     // only, so resuming from a checkpoint replays exactly what an uninterrupted run does.
-    torch::manual_seed(
-        synth::hash_combine(params.seed ^ kTorchSeedSalt, static_cast<uint64_t>(step)));
+    {
+      const std::lock_guard<std::mutex> lock(global_generator_mutex());
+      torch::manual_seed(
+          synth::hash_combine(params.seed ^ kTorchSeedSalt, static_cast<uint64_t>(step)));
+    }
     const double lr = learning_rate(params.optim, step);
     set_lr(*optimizer, lr);
     const Batch lab = labelled_source.get(step).to(device);
@@ -335,7 +359,7 @@ TrainResult train_segmenter(const TrainParams& params, const dataset::TrainingSe
     terms.total.backward();
     optimizer->step();
     paradigm->after_step(step);
-    progress.tick();
+    if (progress) progress->tick();
 
     const int64_t done = step + 1;
     if (done % params.optim.log_every == 0 || done == params.optim.steps) {
@@ -362,7 +386,7 @@ TrainResult train_segmenter(const TrainParams& params, const dataset::TrainingSe
       return result;
     }
   }
-  progress.finish();
+  if (progress) progress->finish();
   result.finished = true;
   return result;
 }

@@ -27,6 +27,7 @@ TEST(LoopParams, JsonRoundTripKeepsEveryField) {
   p.adaptation.steps = 9;
   p.stages.adaptation = false;
   p.ss_members = 3;
+  p.concurrent_members = false;
   p.warm_start.steps = 400;
   p.warm_start.lr = 5e-4;
   p.selection.reliability = ReliabilitySource::kMembers;
@@ -44,6 +45,8 @@ TEST(LoopParams, JsonRoundTripKeepsEveryField) {
   EXPECT_TRUE(q.stages.sam);
   EXPECT_FALSE(q.stages.adaptation);
   EXPECT_EQ(q.ss_members, 3);
+  EXPECT_FALSE(q.concurrent_members);
+  EXPECT_TRUE(LoopParams{}.concurrent_members);
   EXPECT_EQ(q.warm_start.steps, 400);
   EXPECT_EQ(q.warm_start.lr, 5e-4);
   EXPECT_EQ(j.at("selection").at("reliability"), "members");

@@ -9,6 +9,7 @@
 #include "aslseg/dataset/split.h"
 #include "aslseg/infer/predictor.h"
 #include "aslseg/io/error.h"
+#include "aslseg/loop/member_training.h"
 #include "aslseg/ssl/trainer.h"
 #include "common/test_util.h"
 
@@ -144,6 +145,49 @@ TEST(SslTrainer, ResumedRunReachesBitwiseTheSameWeights) {
   other.seed = 6;
   const auto wc = weights(train_segmenter(other, s.training, {}, dir / "other").checkpoint);
   EXPECT_FALSE(torch::equal(wa.front(), wc.front()));
+}
+
+// The loop's SS members side by side (loop/member_training.h): two runs on their own threads
+// of one process reach bitwise the weights each reaches alone with the same thread count, so
+// neither disturbs the other through torch's process-wide generator (initialisation) or
+// through the intra-op thread setting.
+TEST(SslTrainer, RunsSideBySideGiveBitwiseWhatTheyGiveAlone) {
+  const Sets s = make_sets(phantom_dir());
+  testing::TempDir dir;
+  std::vector<TrainParams> runs(2, tiny_params("supervised", 8));
+  runs[1].seed = runs[0].seed + 1;
+  ASSERT_FALSE(steps_use_global_generator(runs[0]));
+  const loop::MemberPlan one_thread{2, 1};
+  std::vector<fs::path> alone(2), together(2);
+  for (size_t i = 0; i < 2; ++i)
+    loop::run_members(1, one_thread, [&](size_t) {
+      alone[i] =
+          train_segmenter(runs[i], s.training, {}, dir / ("alone" + std::to_string(i))).checkpoint;
+    });
+  loop::run_members(2, one_thread, [&](size_t i) {
+    together[i] =
+        train_segmenter(runs[i], s.training, {}, dir / ("together" + std::to_string(i))).checkpoint;
+  });
+  for (size_t i = 0; i < 2; ++i) {
+    const auto wa = saved_weights(runs[i], alone[i]);
+    const auto wb = saved_weights(runs[i], together[i]);
+    ASSERT_EQ(wa.size(), wb.size());
+    for (size_t t = 0; t < wa.size(); ++t)
+      EXPECT_TRUE(torch::equal(wa[t], wb[t])) << "run " << i << " tensor " << t;
+  }
+  // The two runs differ (the comparison above can fail).
+  EXPECT_FALSE(torch::equal(saved_weights(runs[0], alone[0]).front(),
+                            saved_weights(runs[1], alone[1]).front()));
+}
+
+TEST(SslTrainer, OnlyDropoutMakesStepsDrawFromTheGlobalGenerator) {
+  EXPECT_FALSE(steps_use_global_generator(tiny_params("supervised", 1)));
+  EXPECT_FALSE(steps_use_global_generator(tiny_params("mean_teacher", 1)));
+  EXPECT_FALSE(steps_use_global_generator(tiny_params("cps", 1)));
+  EXPECT_TRUE(steps_use_global_generator(tiny_params("ua_mt", 1)));  // adds dropout
+  TrainParams p = tiny_params("supervised", 1);
+  p.spec.unet.dropout = 0.1;
+  EXPECT_TRUE(steps_use_global_generator(p));
 }
 
 // The loop's warm start: a fresh run with init_from begins at that checkpoint's weights (with

@@ -59,6 +59,13 @@ class ScopedBlasThreads {
 // run about 1.8x as fast as fp32 (docs/benchmarks.md); elsewhere bf16 is emulated and slower.
 bool cpu_has_native_bf16();
 
+// Sets the intra-op threads of parallel regions started from the calling thread only: LibTorch
+// runs on OpenMP, and libgomp keeps the team size per thread, so two training threads of one
+// process can each run on their own core. at::set_num_threads would also change the default
+// that LibTorch gives threads it starts later. Returns false when the OpenMP runtime is not
+// libgomp-compatible (then nothing changed).
+bool set_calling_thread_intra_op(int threads);
+
 // Lowers the calling thread's scheduling priority so that background work (batch prefetching)
 // runs in the time the compute threads leave idle instead of stalling an OpenMP team.
 void lower_thread_priority();

@@ -49,6 +49,11 @@ struct LoopParams {
   // SS of each round as an ensemble of this many nets (seeds seed, seed + 1, ...), their
   // softmax averaged for PL1 and the test split (nnU-Net's habit; docs/loop.md). 1: one net.
   int64_t ss_members = 1;
+  // On the CPU, train the members side by side, as many at once as there are intra-op
+  // threads, each on its share of them: a small net's step does not keep two cores busy
+  // (docs/loop.md, "Ensemble"). Only for runs whose steps draw nothing from torch's
+  // process-wide generator (no dropout, not UA-MT); the others train one at a time.
+  bool concurrent_members = true;
   WarmStartParams warm_start;
   StageSwitches stages;
   SelectionParams selection;

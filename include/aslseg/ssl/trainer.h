@@ -60,9 +60,18 @@ struct TrainParams {
   // random ones; the optimizer starts fresh. The loop's warm start. Not part of the
   // configuration either (the loop's config records loop.warm_start).
   std::filesystem::path init_from;
+  // Draw the progress bar (on a terminal). Off for all but one of several runs side by side.
+  bool show_progress = true;
 };
 
 void to_json(nlohmann::json& j, const TrainParams& p);
+
+// True when the run's steps draw from torch's process-wide generator: dropout (a U-Net with
+// dropout, or UA-MT, which adds it). Two such runs in one process would interleave their
+// draws, so they must not train side by side; runs for which this is false may, and then give
+// bitwise what they give alone with the same thread count (initialisation and the per-step
+// seeding are serialised inside train_segmenter).
+bool steps_use_global_generator(const TrainParams& params);
 
 struct TrainResult {
   std::filesystem::path checkpoint;  // the final checkpoint (what infer loads)
