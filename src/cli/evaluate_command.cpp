@@ -37,7 +37,23 @@ struct Options {
   fs::path gt_dir;
   fs::path out_json;
   fs::path out_csv;
+  bool allow_unknown_labels = false;
 };
+
+// LiTS labels are 0/1/2: another value is refused with the file and the values, or with
+// --allow-unknown-labels left out of every class with a warning.
+void check_label_values(const LabelMap& labels, const fs::path& path, bool allow) {
+  const auto unknown = metrics::unknown_labels(labels);
+  if (unknown.empty()) return;
+  const std::string values = metrics::describe_labels(unknown);
+  if (!allow)
+    throw InputError(
+        path.string(),
+        "holds label values outside LiTS's 0 (background), 1 (liver), 2 (tumour): " + values +
+            "; fix the labels, or pass --allow-unknown-labels to leave "
+            "those voxels out of every class");
+  spdlog::warn("{}: label values outside 0/1/2 left out of every class: {}", path.string(), values);
+}
 
 struct Listing {
   std::map<std::string, fs::path> by_case;
@@ -136,8 +152,8 @@ void run_evaluate(const Options& opt, CommandContext& ctx) {
                                 "no prediction for case '" + id + "' in " + opt.pred_dir.string()});
     } else {
       try {
-        const LabelMap pred = io::read_labels(p->second);
-        const LabelMap gt = io::read_labels(g->second);
+        LabelMap pred = io::read_labels(p->second);
+        LabelMap gt = io::read_labels(g->second);
         // Voxel-wise metrics are meaningless across grids, and resampling would hide the
         // mistake. Which file is wrong is unknowable: the failure is filed under the ground
         // truth and its message names the prediction.
@@ -145,6 +161,9 @@ void run_evaluate(const Options& opt, CommandContext& ctx) {
         if (!diff.empty())
           throw InputError(g->second.string(), "geometry differs from the prediction " +
                                                    p->second.filename().string() + ": " + diff);
+        check_label_values(pred, p->second, opt.allow_unknown_labels);
+        check_label_values(gt, g->second, opt.allow_unknown_labels);
+        if (opt.allow_unknown_labels) metrics::drop_unknown_labels(pred, gt);
         results.push_back({id, p->second.string(), g->second.string(), gt.geometry.spacing,
                            metrics::evaluate_case(id, pred, gt)});
       } catch (const InputError& e) {
@@ -189,8 +208,9 @@ void register_evaluate(CLI::App& app, CommandContext& ctx) {
       "Empty masks: both empty -> Dice 1, HD95 0, ASD 0; one empty -> Dice 0, HD95/ASD "
       "undefined (null in JSON, empty in CSV, left out of the means and counted as "
       "n_undefined).\n"
-      "A case without its partner, an unreadable file or a ground truth whose geometry differs "
-      "from the prediction is logged, listed under \"failures\", and makes the exit code 2.");
+      "A case without its partner, an unreadable file, a ground truth whose geometry differs "
+      "from the prediction, or a label value other than 0/1/2 (unless --allow-unknown-labels) "
+      "is logged, listed under \"failures\", and makes the exit code 2.");
   cmd->add_option("--pred", opt->pred_dir, "Folder of predicted label maps")
       ->required()
       ->check(CLI::ExistingDirectory);
@@ -199,6 +219,9 @@ void register_evaluate(CLI::App& app, CommandContext& ctx) {
       ->check(CLI::ExistingDirectory);
   cmd->add_option("--out", opt->out_json, "Report to write (JSON)")->required();
   cmd->add_option("--csv", opt->out_csv, "Per-case CSV (default: --out with .csv)");
+  cmd->add_flag("--allow-unknown-labels", opt->allow_unknown_labels,
+                "Label values other than 0/1/2: warn and leave those voxels (in either map) out "
+                "of every class, instead of failing the case");
   cmd->callback([opt, &ctx] {
     if (opt->out_csv.empty()) opt->out_csv = fs::path(opt->out_json).replace_extension(".csv");
     if (fs::absolute(opt->out_csv).lexically_normal() ==

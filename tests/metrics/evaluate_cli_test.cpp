@@ -23,8 +23,6 @@ constexpr double kTol = 1e-9;
 using testing::read_text;
 using testing::run_cli;
 
-
-
 LabelMap blank(const std::array<double, 3>& spacing = {0.8, 0.8, 2.0}) {
   Geometry g;
   g.size = {16, 12, 10};
@@ -144,6 +142,40 @@ TEST_F(MetricEvaluateCli, MismatchedSpacingAndMissingPartnersAreCaseFailures) {
   EXPECT_EQ(fs::path(j["failures"][1]["file"].get<std::string>()).filename(), "volume-3.nii.gz");
   EXPECT_TRUE(fs::exists(csv));
   EXPECT_FALSE(fs::exists(dir_ / "m.csv"));
+}
+
+// LiTS labels are 0/1/2 (issue 13): a ground truth holding 7 fails its case, naming the file
+// and the value; with --allow-unknown-labels those voxels count in no class. Before, 7 counted
+// as liver (label >= 1): liver Dice 128 / 136 here instead of 1.
+TEST_F(MetricEvaluateCli, LabelValuesOutsideLitsFailTheCaseUnlessAllowed) {
+  write_case_1();
+  LabelMap pred2 = blank();
+  fill_box(pred2, {1, 1, 1}, {4, 4, 4}, kLiver);  // 64 voxels
+  LabelMap gt2 = pred2;
+  fill_box(gt2, {10, 8, 7}, {11, 9, 8}, 7);  // 8 voxels of an unknown value, none predicted
+  io::write_labels(pred2, dir_ / "pred" / "volume-2.nii.gz");
+  io::write_labels(gt2, dir_ / "gt" / "segmentation-2.nii.gz");
+  const std::string args =
+      "evaluate --pred " + (dir_ / "pred").string() + " --gt " + (dir_ / "gt").string();
+
+  const fs::path refused = dir_ / "refused.json";
+  EXPECT_EQ(run_cli(args + " --out " + refused.string()), 2);
+  const auto r = nlohmann::json::parse(read_text(refused));
+  ASSERT_EQ(r["cases"].size(), 1u);  // case 1 still evaluated
+  ASSERT_EQ(r["failures"].size(), 1u);
+  EXPECT_EQ(r["failures"][0]["case"], "2");
+  EXPECT_EQ(fs::path(r["failures"][0]["file"].get<std::string>()).filename(),
+            "segmentation-2.nii.gz");
+  EXPECT_NE(r["failures"][0]["error"].get<std::string>().find("7 (8 voxels)"), std::string::npos)
+      << r["failures"][0]["error"];
+
+  const fs::path allowed = dir_ / "allowed.json";
+  EXPECT_EQ(run_cli(args + " --allow-unknown-labels --out " + allowed.string()), 0);
+  const auto a = nlohmann::json::parse(read_text(allowed));
+  ASSERT_EQ(a["cases"].size(), 2u);
+  EXPECT_TRUE(a["failures"].empty());
+  EXPECT_EQ(a["cases"][1]["case"], "2");
+  EXPECT_NEAR(a["cases"][1]["classes"]["liver"]["dice"].get<double>(), 1.0, kTol);
 }
 
 TEST_F(MetricEvaluateCli, NnUnetRootAndAmbiguousNames) {
