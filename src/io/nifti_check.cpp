@@ -162,15 +162,19 @@ void check_shape(const fs::path& path, const NiftiHeaderInfo& info,
   }
 }
 
-// Counts non-finite values in a chunk of float data (either byte order).
-int64_t count_non_finite(const unsigned char* data, size_t bytes, const NiftiHeaderInfo& info) {
+// Counts non-finite values in a chunk of float data (either byte order) whose first voxel has
+// index `first_voxel`; appends their indices to `indices` when given, up to `max_indices`.
+int64_t count_non_finite(const unsigned char* data, size_t bytes, const NiftiHeaderInfo& info,
+                         int64_t first_voxel, std::vector<int64_t>* indices, size_t max_indices) {
   int64_t bad = 0;
-  if (info.bytes_per_voxel == 4) {
-    for (size_t i = 0; i + 4 <= bytes; i += 4)
-      bad += !std::isfinite(load<float>(data + i, info.swapped));
-  } else {
-    for (size_t i = 0; i + 8 <= bytes; i += 8)
-      bad += !std::isfinite(load<double>(data + i, info.swapped));
+  const size_t step = static_cast<size_t>(info.bytes_per_voxel);
+  for (size_t i = 0; i + step <= bytes; i += step) {
+    const bool finite = step == 4 ? std::isfinite(load<float>(data + i, info.swapped))
+                                  : std::isfinite(load<double>(data + i, info.swapped));
+    if (finite) continue;
+    ++bad;
+    if (indices && indices->size() < max_indices)
+      indices->push_back(first_voxel + static_cast<int64_t>(i / step));
   }
   return bad;
 }
@@ -220,6 +224,9 @@ NiftiHeaderInfo check_nifti(const fs::path& path, const NiftiCheckOptions& optio
   std::vector<unsigned char> buf(kScanChunk);
   int64_t pos = total;
   int64_t non_finite = 0;
+  // A volume that is mostly NaN is no CT; listing it would cost 8 bytes per voxel.
+  const int64_t max_non_finite = info.num_voxels() / 2;
+  const size_t max_listed = static_cast<size_t>(max_non_finite) + 1;
   size_t carry = 0;  // bytes of a float split across two chunks
   for (;;) {
     const int n = gzread(f.get(), buf.data() + carry, static_cast<unsigned>(kScanChunk - carry));
@@ -234,7 +241,9 @@ NiftiHeaderInfo check_nifti(const fs::path& path, const NiftiCheckOptions& optio
       if (hi > lo) {
         const int64_t usable = (hi - lo) / info.bytes_per_voxel * info.bytes_per_voxel;
         non_finite +=
-            count_non_finite(buf.data() + (lo - chunk_start), static_cast<size_t>(usable), info);
+            count_non_finite(buf.data() + (lo - chunk_start), static_cast<size_t>(usable), info,
+                             (lo - info.vox_offset) / info.bytes_per_voxel,
+                             options.collect_non_finite ? &info.non_finite : nullptr, max_listed);
         const int64_t left = hi - lo - usable;
         if (left > 0)
           std::memmove(buf.data(), buf.data() + (lo - chunk_start) + usable,
@@ -253,9 +262,11 @@ NiftiHeaderInfo check_nifti(const fs::path& path, const NiftiCheckOptions& optio
     throw InputError(p, "truncated: the header describes " + std::to_string(required) +
                             " bytes of header and voxels, the file holds " + std::to_string(pos));
   }
-  if (non_finite > 0) {
+  if (non_finite > max_non_finite)
+    throw InputError(p, std::to_string(non_finite) + " voxels are NaN or Inf (more than half of " +
+                            std::to_string(info.num_voxels()) + ")");
+  if (non_finite > 0 && !options.collect_non_finite)
     throw InputError(p, std::to_string(non_finite) + " voxels are NaN or Inf");
-  }
   return info;
 }
 

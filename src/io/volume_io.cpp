@@ -19,9 +19,9 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <fstream>
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <limits>
 #include <mutex>
 #include <sstream>
@@ -56,6 +56,8 @@ struct RawVolume {
   Geometry geometry;
   itk::IOComponentEnum component = itk::IOComponentEnum::UNKNOWNCOMPONENTTYPE;
   std::vector<unsigned char> bytes;
+  // NIfTI read with `collect_non_finite`: where the file held NaN/Inf (ITK reads them as 0).
+  std::vector<int64_t> non_finite;
 };
 
 // ITK's descriptions span several lines and start with an object address; keep one line.
@@ -139,23 +141,28 @@ itk::ImageIOBase::Pointer open_io(const fs::path& path) {
 }
 
 // Checks that ITK cannot do on its own, by format. They run before ITK touches the voxels.
-void validate_file(const fs::path& path, bool allow_single_slice, bool scan_data) {
+// Returns the indices of a NIfTI float file's NaN/Inf voxels when `collect_non_finite` (else
+// such a file is refused).
+std::vector<int64_t> validate_file(const fs::path& path, bool allow_single_slice, bool scan_data,
+                                   bool collect_non_finite = false) {
   if (is_nifti_path(path)) {
     NiftiCheckOptions options;
     options.allow_single_slice = allow_single_slice;
     options.scan_data = scan_data;
-    check_nifti(path, options);
+    options.collect_non_finite = collect_non_finite;
+    return check_nifti(path, options).non_finite;
   } else if (ends_with(path.filename().string(), ".mha") ||
              ends_with(path.filename().string(), ".mhd") ||
              ends_with(path.filename().string(), ".nrrd") ||
              ends_with(path.filename().string(), ".nhdr")) {
     if (scan_data) check_raw_data_length(path);
   }
+  return {};
 }
 
-RawVolume read_file(const fs::path& path, bool allow_single_slice) {
-  validate_file(path, allow_single_slice, /*scan_data=*/true);
+RawVolume read_file(const fs::path& path, bool allow_single_slice, bool collect_non_finite) {
   RawVolume raw;
+  raw.non_finite = validate_file(path, allow_single_slice, /*scan_data=*/true, collect_non_finite);
   try {
     auto io = open_io(path);
     io->ReadImageInformation();
@@ -240,11 +247,11 @@ RawVolume read_dicom(const fs::path& path, bool allow_single_slice) {
   }
 }
 
-RawVolume read_raw(const fs::path& path, bool allow_single_slice) {
+RawVolume read_raw(const fs::path& path, bool allow_single_slice, bool collect_non_finite = false) {
   check_exists(path);
   if (fs::is_directory(path) || ends_with(path.filename().string(), ".dcm"))
     return read_dicom(path, allow_single_slice);
-  return read_file(path, allow_single_slice);
+  return read_file(path, allow_single_slice, collect_non_finite);
 }
 
 template <typename Src, typename Fn>
@@ -286,7 +293,9 @@ void visit_component(const fs::path& path, const RawVolume& raw, Fn&& fn) {
   }
 }
 
-bool is_gzipped_nifti(const fs::path& path) { return ends_with(path.filename().string(), ".nii.gz"); }
+bool is_gzipped_nifti(const fs::path& path) {
+  return ends_with(path.filename().string(), ".nii.gz");
+}
 
 // Deflates `src` into the gzip file `dst`.
 void gzip_file(const fs::path& src, const fs::path& dst, int level) {
@@ -368,19 +377,31 @@ void check_writable(const Geometry& g, size_t voxels, const fs::path& path) {
 }  // namespace
 
 Image read_image(const fs::path& path) {
-  RawVolume raw = read_raw(path, /*allow_single_slice=*/false);
+  RawVolume raw = read_raw(path, /*allow_single_slice=*/false, /*collect_non_finite=*/true);
   Image image(raw.geometry);
   int64_t non_finite = 0;
   visit_component(path, raw, [&](auto tag) {
     using Src = std::remove_const_t<std::remove_pointer_t<decltype(tag)>>;
     for_each_voxel<Src>(raw, [&](size_t i, Src v) {
-      const float f = static_cast<float>(v);
-      if constexpr (std::is_floating_point_v<Src>) non_finite += !std::isfinite(f);
+      float f = static_cast<float>(v);
+      if constexpr (std::is_floating_point_v<Src>) {
+        if (!std::isfinite(f)) {
+          f = kNonFiniteHu;
+          ++non_finite;
+        }
+      }
       image.voxels[i] = f;
     });
   });
-  if (non_finite > 0)
+  for (const int64_t i : raw.non_finite) image.voxels[static_cast<size_t>(i)] = kNonFiniteHu;
+  non_finite += static_cast<int64_t>(raw.non_finite.size());
+  if (non_finite > image.geometry.num_voxels() / 2)
     throw InputError(path.string(), std::to_string(non_finite) + " voxels are NaN or Inf");
+  if (non_finite > 0)
+    spdlog::warn(
+        "{}: {} voxels are NaN or Inf; read as {} HU, outside the field of view "
+        "(predicted background, left out of training losses)",
+        path.string(), non_finite, kNonFiniteHu);
   return image;
 }
 

@@ -192,6 +192,29 @@ TEST_F(InferCli, CorruptCaseFailsAloneWithExitTwo) {
   EXPECT_FALSE(has_hidden_file(path("mixed-out")));
 }
 
+// Issue 13: a float CT with a few NaN voxels is inferred, not failed: those voxels are outside
+// the field of view (background), with one warning naming the file and the count.
+TEST_F(InferCli, NanVoxelsAreBackgroundWithAWarning) {
+  Image image = io::read_image(data() / "volume-0.nii.gz");
+  const size_t slice = static_cast<size_t>(image.geometry.slice_voxels());
+  const size_t centre = slice * 6 + slice / 2 + static_cast<size_t>(image.geometry.size[0]) / 2;
+  for (size_t k = 0; k < 5; ++k) image.voxels[centre + k] = std::nanf("");
+  fs::create_directories(path("nan_in"));
+  io::write_image(image, path("nan_in") / "nan_ct.nii.gz", io::PixelType::kFloat32);
+  const fs::path log = path("nan.log");
+  ASSERT_EQ(run_cli("infer --model " + run().string() + " --input " +
+                        (path("nan_in") / "nan_ct.nii.gz").string() + " --output " +
+                        path("nan_out").string() + " --threads 1",
+                    log),
+            0)
+      << read_text(log);
+  EXPECT_NE(read_text(log).find("nan_ct.nii.gz: 5 voxels are NaN or Inf"), std::string::npos)
+      << read_text(log);
+  const LabelMap mask = io::read_labels(path("nan_out") / "nan_ct.nii.gz");
+  for (size_t k = 0; k < 5; ++k) EXPECT_EQ(mask.voxels[centre + k], kBackground) << k;
+  expect_mask_for(path("nan_in") / "nan_ct.nii.gz", path("nan_out") / "nan_ct.nii.gz");
+}
+
 TEST_F(InferCli, SingleFileInputAndHelp) {
   const fs::path log = path("single.log");
   ASSERT_EQ(run_cli("infer --model " + run().string() + " --input " +

@@ -127,17 +127,40 @@ TEST(IoReject, ZeroSpacing) {
   expect_rejected([&] { io::read_image(p); }, p, "pixdim[3]");
 }
 
-TEST(IoReject, NanAndInfInFloatImage) {
+// Issue 13: a CT's NaN/Inf voxels (resampling fill) are outside the field of view, not a reason
+// to fail the case; ITK alone would read them as 0 HU (water). A label map with NaN is refused.
+TEST(IoReject, NanAndInfInFloatImageAreOutsideTheFieldOfView) {
   TempDir dir;
-  const auto p = dir / "nan.nii.gz";
   NiftiSpec spec;
   spec.datatype = 16;  // float32
   spec.bitpix = 32;
   std::vector<float> v(64, 1.5f);
   v[10] = std::numeric_limits<float>::quiet_NaN();
   v[20] = std::numeric_limits<float>::infinity();
-  testing::write_nifti(p, spec, testing::as_bytes(v));
-  expect_rejected([&] { io::read_image(p); }, p, "2 voxels are NaN or Inf");
+  for (const char* name : {"nan.nii.gz", "nan.nii"}) {
+    const auto p = dir / name;
+    testing::write_nifti(p, spec, testing::as_bytes(v));
+    const Image image = io::read_image(p);
+    ASSERT_EQ(image.voxels.size(), v.size());
+    for (size_t i = 0; i < v.size(); ++i)
+      EXPECT_EQ(image.voxels[i], (i == 10 || i == 20) ? io::kNonFiniteHu : 1.5f)
+          << name << " " << i;
+    expect_rejected([&] { io::read_labels(p); }, p, "2 voxels are NaN or Inf");
+  }
+  // The same through MetaImage, where ITK keeps the NaN itself.
+  Image with_nan = io::read_image(dir / "nan.nii");
+  with_nan.voxels[33] = std::numeric_limits<float>::quiet_NaN();
+  io::write_image(with_nan, dir / "nan.mha", io::PixelType::kFloat32);
+  const Image mha = io::read_image(dir / "nan.mha");
+  EXPECT_EQ(mha.voxels[33], io::kNonFiniteHu);
+  EXPECT_EQ(mha.voxels[10], io::kNonFiniteHu);
+  EXPECT_EQ(mha.voxels[11], 1.5f);
+  // A volume that is mostly NaN is no CT.
+  std::vector<float> mostly(64, std::numeric_limits<float>::quiet_NaN());
+  mostly[0] = 0.0f;
+  const auto bad = dir / "mostly.nii.gz";
+  testing::write_nifti(bad, spec, testing::as_bytes(mostly));
+  expect_rejected([&] { io::read_image(bad); }, bad, "63 voxels are NaN or Inf");
 }
 
 TEST(IoReject, FiniteFloatImageIsRead) {

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <vector>
 
 namespace aslseg::io {
 
@@ -21,12 +22,19 @@ struct NiftiHeaderInfo {
   int64_t vox_offset = 0;
   bool swapped = false;  // header written with the other byte order
   bool is_float = false;
+  // With NiftiCheckOptions::collect_non_finite: the indices (file order, which is ITK's buffer
+  // order) of the NaN/Inf voxels, which ITK's reader would hand back as 0.
+  std::vector<int64_t> non_finite;
   int64_t num_voxels() const;
 };
 
 struct NiftiCheckOptions {
   bool allow_single_slice = false;  // accept X×Y×1 / 2D files
   bool scan_data = true;            // stream the whole file: length, gzip CRC, NaN/Inf
+  // NaN/Inf voxels of a float file: listed in NiftiHeaderInfo::non_finite for the caller (a
+  // CT image: outside the field of view) instead of refusing the file (a label map). More
+  // than half the volume non-finite is refused either way.
+  bool collect_non_finite = false;
 };
 
 // Throws InputError(path, ...) on the first problem; returns the header when all is well.

@@ -16,8 +16,14 @@ namespace aslseg::io {
 // How voxel values are stored on disk when writing an image.
 enum class PixelType { kUInt8, kInt16, kFloat32 };
 
+// What a CT's NaN/Inf voxels (resampling fill in float exports) are read as: below
+// preprocess::kPaddingThresholdHu (-2000), so they count as outside the scanner's field of
+// view: predicted background, left out of training losses. -3024 is what scanners write there.
+inline constexpr float kNonFiniteHu = -3024.0f;
+
 // Reads a 3D CT volume (any scalar pixel type) as float HU. `path` may be a file or a folder
-// holding one DICOM series.
+// holding one DICOM series. NaN/Inf voxels become kNonFiniteHu with one warning naming the
+// file and their count; a volume more than half non-finite is refused (InputError).
 Image read_image(const std::filesystem::path& path);
 
 // Reads a 3D label map. Values must be integers in [0, 255]; anything else is an InputError.
