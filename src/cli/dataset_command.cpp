@@ -85,7 +85,8 @@ void register_dataset(CLI::App& app, CommandContext& ctx) {
       "check",
       "Check every image/label pair before training on it (nnU-Net's dataset integrity check):\n"
       "each file readable and 3D, image and label on the same grid (size, spacing, origin,\n"
-      "direction within 1e-3), image voxels finite, label values 0/1/2. One line per problem\n"
+      "direction within 1e-3), label values 0/1/2; NaN/Inf image voxels are warned about (they\n"
+      "are read as outside the field of view). One line per problem\n"
       "naming the files; exit code 2 when there is any. 'dataset split' runs the header part.");
   check->add_option("--data", *check_data, "Dataset folder")->required();
   check->add_flag("--headers-only", *headers_only,

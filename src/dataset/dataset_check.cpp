@@ -1,29 +1,10 @@
 #include "aslseg/dataset/dataset_check.h"
 
-#include <map>
-
 #include "aslseg/io/error.h"
 #include "aslseg/io/volume_io.h"
+#include "aslseg/metrics/lits_metrics.h"
 
 namespace aslseg::dataset {
-
-namespace {
-
-// Values a LiTS label map may hold: background, liver, tumour.
-constexpr uint8_t kMaxLabelValue = kTumour;
-
-std::string unknown_values(const LabelMap& labels) {
-  std::map<int, int64_t> counts;
-  for (const uint8_t v : labels.voxels)
-    if (v > kMaxLabelValue) ++counts[v];
-  std::string out;
-  for (const auto& [value, n] : counts)
-    out +=
-        (out.empty() ? "" : ", ") + std::to_string(value) + " (" + std::to_string(n) + " voxels)";
-  return out;
-}
-
-}  // namespace
 
 std::vector<PairProblem> check_pairs(const Dataset& ds, CheckDepth depth) {
   std::vector<PairProblem> problems;
@@ -43,7 +24,8 @@ std::vector<PairProblem> check_pairs(const Dataset& ds, CheckDepth depth) {
         continue;
       }
       if (depth == CheckDepth::kVoxels) {
-        const std::string bad = unknown_values(io::read_labels(*c.label));
+        const std::string bad =
+            metrics::describe_labels(metrics::unknown_labels(io::read_labels(*c.label)));
         if (!bad.empty())
           problems.push_back(
               {c.id, pair, "label values outside 0 (background), 1 (liver), 2 (tumour): " + bad});

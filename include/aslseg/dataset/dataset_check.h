@@ -20,7 +20,8 @@ struct PairProblem {
 enum class CheckDepth {
   kHeaders,  // each file's header checks; image and label on the same grid (size, spacing,
              // origin, direction within Geometry::kTolerance)
-  kVoxels,   // and the voxels: the image readable (3D, finite), the label's values 0/1/2
+  kVoxels,   // and the voxels: the image readable (NaN/Inf warned about, io::read_image),
+             // the label's values 0/1/2
 };
 
 // Every labelled case's pair (and with kVoxels every image), in case order.
