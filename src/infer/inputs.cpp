@@ -20,7 +20,6 @@ constexpr const char* kSegmenterRunFolder = loop::kSsFolder;
 // images/ + labels/ layout.
 const std::vector<std::string> kImageSubfolders{"imagesTr", "imagesTs", "images"};
 constexpr const char* kLitsLabelPrefix = "segmentation-";
-constexpr const char* kDicomExtension = ".dcm";
 
 bool starts_with(const std::string& s, const std::string& prefix) {
   return s.compare(0, prefix.size(), prefix) == 0;
@@ -31,17 +30,10 @@ bool is_hidden(const fs::path& p) {
   return name.empty() || name[0] == '.';
 }
 
-bool is_dicom_file(const fs::path& p) {
-  std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return ext == kDicomExtension;
-}
-
 bool holds_dicom(const fs::path& dir) {
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator(dir, ec))
-    if (entry.is_regular_file() && !is_hidden(entry.path()) && is_dicom_file(entry.path()))
+    if (entry.is_regular_file() && !is_hidden(entry.path()) && io::is_dicom_file(entry.path()))
       return true;
   return false;
 }
@@ -58,7 +50,7 @@ void list_folder(const fs::path& dir, std::vector<InputCase>& out) {
       continue;
     }
     if (!entry.is_regular_file()) continue;
-    if (is_dicom_file(p)) {
+    if (io::is_dicom_file(p)) {
       has_dicom_files = true;
       continue;
     }

@@ -486,6 +486,22 @@ bool is_volume_path(const fs::path& path) {
   return false;
 }
 
+bool is_dicom_file(const fs::path& path) {
+  std::string ext = path.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (ext == ".dcm") return true;
+  if (is_volume_path(path)) return false;  // .nii.gz, .mha ...: their own formats
+  // DICOM Part 10: a 128-byte preamble, then "DICM". PACS exports and public sets (IM0001,
+  // image_0, SOP instance UIDs) often carry no extension at all.
+  constexpr std::streamoff kPreambleBytes = 128;
+  constexpr char kMagic[] = {'D', 'I', 'C', 'M'};
+  std::ifstream f(path, std::ios::binary);
+  char magic[sizeof(kMagic)] = {};
+  if (!f.seekg(kPreambleBytes) || !f.read(magic, sizeof(magic))) return false;
+  return std::equal(std::begin(kMagic), std::end(kMagic), magic);
+}
+
 std::string volume_stem(const fs::path& path) {
   const std::string n = path.filename().string();
   for (const char* e : kVolumeExtensions)

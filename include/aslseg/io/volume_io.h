@@ -46,6 +46,10 @@ void write_image(const Image& image, const std::filesystem::path& path,
 // True for the file names and folders read_image understands.
 bool is_volume_path(const std::filesystem::path& path);
 
+// A DICOM file by its name (.dcm, any case) or, whatever its name, by its content: the "DICM"
+// magic after the 128-byte preamble of DICOM Part 10.
+bool is_dicom_file(const std::filesystem::path& path);
+
 // "volume-3" for "volume-3.nii.gz", "case_0001_0000" for "case_0001_0000.nii" ...
 std::string volume_stem(const std::filesystem::path& path);
 
