@@ -43,16 +43,13 @@ struct Options {
 // LiTS labels are 0/1/2: another value is refused with the file and the values, or with
 // --allow-unknown-labels left out of every class with a warning.
 void check_label_values(const LabelMap& labels, const fs::path& path, bool allow) {
-  const auto unknown = metrics::unknown_labels(labels);
-  if (unknown.empty()) return;
-  const std::string values = metrics::describe_labels(unknown);
+  const std::string problem = metrics::unknown_labels_problem(labels);
+  if (problem.empty()) return;
   if (!allow)
-    throw InputError(
-        path.string(),
-        "holds label values outside LiTS's 0 (background), 1 (liver), 2 (tumour): " + values +
-            "; fix the labels, or pass --allow-unknown-labels to leave "
-            "those voxels out of every class");
-  spdlog::warn("{}: label values outside 0/1/2 left out of every class: {}", path.string(), values);
+    throw InputError(path.string(), "holds " + problem +
+                                        "; fix the labels, or pass --allow-unknown-labels to "
+                                        "leave those voxels out of every class");
+  spdlog::warn("{}: {}; those voxels are left out of every class", path.string(), problem);
 }
 
 struct Listing {

@@ -1,5 +1,7 @@
 #include "aslseg/dataset/dataset_check.h"
 
+#include <optional>
+
 #include "aslseg/io/error.h"
 #include "aslseg/io/volume_io.h"
 #include "aslseg/metrics/lits_metrics.h"
@@ -17,18 +19,17 @@ std::vector<PairProblem> check_pairs(const Dataset& ds, CheckDepth depth) {
       const Geometry image = depth == CheckDepth::kVoxels ? io::read_image(c.image).geometry
                                                           : io::read_geometry(c.image);
       if (!c.label) continue;
-      const Geometry label = io::read_geometry(*c.label);
-      const std::string diff = image.difference(label);
+      std::optional<LabelMap> labels;  // the full check reads the label once: grid and values
+      if (depth == CheckDepth::kVoxels) labels = io::read_labels(*c.label);
+      const std::string diff =
+          image.difference(labels ? labels->geometry : io::read_geometry(*c.label));
       if (!diff.empty()) {
         problems.push_back({c.id, pair, "image and label grids differ: " + diff});
         continue;
       }
-      if (depth == CheckDepth::kVoxels) {
-        const std::string bad =
-            metrics::describe_labels(metrics::unknown_labels(io::read_labels(*c.label)));
-        if (!bad.empty())
-          problems.push_back(
-              {c.id, pair, "label values outside 0 (background), 1 (liver), 2 (tumour): " + bad});
+      if (labels) {
+        const std::string bad = metrics::unknown_labels_problem(*labels);
+        if (!bad.empty()) problems.push_back({c.id, pair, bad});
       }
     } catch (const InputError& e) {
       problems.push_back({c.id, pair, e.what()});

@@ -395,8 +395,11 @@ Image read_image(const fs::path& path) {
   });
   for (const int64_t i : raw.non_finite) image.voxels[static_cast<size_t>(i)] = kNonFiniteHu;
   non_finite += static_cast<int64_t>(raw.non_finite.size());
+  // The same bound as the NIfTI scan's (io::check_nifti), for the other formats.
   if (non_finite > image.geometry.num_voxels() / 2)
-    throw InputError(path.string(), std::to_string(non_finite) + " voxels are NaN or Inf");
+    throw InputError(path.string(), std::to_string(non_finite) +
+                                        " voxels are NaN or Inf (more than half of " +
+                                        std::to_string(image.geometry.num_voxels()) + ")");
   if (non_finite > 0)
     spdlog::warn(
         "{}: {} voxels are NaN or Inf; read as {} HU, outside the field of view "

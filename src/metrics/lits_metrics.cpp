@@ -1,5 +1,7 @@
 #include "aslseg/metrics/lits_metrics.h"
 
+#include <cstdint>
+#include <map>
 #include <stdexcept>
 
 namespace aslseg::metrics {
@@ -21,32 +23,29 @@ std::vector<MetricRow> evaluate_case(const std::string& case_id, const LabelMap&
   return rows;
 }
 
-std::map<uint8_t, int64_t> unknown_labels(const LabelMap& labels) {
+std::string unknown_labels_problem(const LabelMap& labels) {
   std::map<uint8_t, int64_t> counts;
   for (const uint8_t v : labels.voxels)
     if (v > kTumour) ++counts[v];
-  return counts;
-}
-
-std::string describe_labels(const std::map<uint8_t, int64_t>& counts) {
-  std::string out;
-  for (const auto& [value, n] : counts)
-    out += (out.empty() ? "" : ", ") + std::to_string(value) + " (" + std::to_string(n) +
+  if (counts.empty()) return "";
+  std::string out = "label values outside LiTS's 0 (background), 1 (liver), 2 (tumour): ";
+  bool first = true;
+  for (const auto& [value, n] : counts) {
+    out += (first ? "" : ", ") + std::to_string(value) + " (" + std::to_string(n) +
            (n == 1 ? " voxel)" : " voxels)");
+    first = false;
+  }
   return out;
 }
 
-int64_t drop_unknown_labels(LabelMap& a, LabelMap& b) {
+void drop_unknown_labels(LabelMap& a, LabelMap& b) {
   if (a.voxels.size() != b.voxels.size())
     throw std::invalid_argument("drop_unknown_labels: the label maps differ in size");
-  int64_t dropped = 0;
   for (size_t i = 0; i < a.voxels.size(); ++i) {
     if (a.voxels[i] <= kTumour && b.voxels[i] <= kTumour) continue;
     a.voxels[i] = kBackground;
     b.voxels[i] = kBackground;
-    ++dropped;
   }
-  return dropped;
 }
 
 }  // namespace aslseg::metrics

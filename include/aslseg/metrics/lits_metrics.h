@@ -2,8 +2,6 @@
 // (the tumour is part of the liver), tumour = label 2.
 #pragma once
 
-#include <cstdint>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -24,15 +22,12 @@ inline constexpr LabelRange kLitsTumour{kTumour, kTumour};
 // The classes every report holds, in report order: {"liver", >= 1}, {"tumour", == 2}.
 const std::vector<EvaluatedClass>& lits_classes();
 
-// Voxel counts of the values a LiTS label map may not hold (above 2, the tumour), by value;
-// empty for a valid map.
-std::map<uint8_t, int64_t> unknown_labels(const LabelMap& labels);
-// "7 (12 voxels), 9 (1 voxel)".
-std::string describe_labels(const std::map<uint8_t, int64_t>& counts);
+// Empty for a valid LiTS label map; else "label values outside LiTS's 0 (background), 1 (liver),
+// 2 (tumour): 7 (12 voxels), 9 (1 voxel)" (`evaluate`, `dataset check`).
+std::string unknown_labels_problem(const LabelMap& labels);
 // Sets every voxel that holds an unknown value in either map to background in both, so that it
 // counts in no class (`evaluate --allow-unknown-labels`). The maps must share their size.
-// Returns how many voxels were left out.
-int64_t drop_unknown_labels(LabelMap& a, LabelMap& b);
+void drop_unknown_labels(LabelMap& a, LabelMap& b);
 
 // One row of a report: one class of one case.
 struct MetricRow {
