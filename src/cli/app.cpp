@@ -75,6 +75,7 @@ int run(int argc, char** argv) {
   register_synth(app, ctx);
   register_dataset(app, ctx);
   register_sam(app, ctx);
+  register_report(app, ctx);
 
   // Logging must be configured before any command callback runs.
   app.parse_complete_callback([&] {

@@ -29,12 +29,6 @@ void run_list(const std::filesystem::path& data) {
   }
 }
 
-// Logs each problem on one line; true when there were any.
-bool report_problems(const std::vector<dataset::PairProblem>& problems) {
-  for (const auto& p : problems) spdlog::error("{}", dataset::describe(p));
-  return !problems.empty();
-}
-
 void run_check(const std::filesystem::path& data, bool headers_only, CommandContext& ctx) {
   const dataset::Dataset ds = dataset::discover(data);
   const auto problems = dataset::check_pairs(
@@ -42,13 +36,13 @@ void run_check(const std::filesystem::path& data, bool headers_only, CommandCont
   spdlog::info("{}: {} cases ({} labelled) checked{}, {} with problems", data.string(),
                ds.cases.size(), ds.num_labelled(), headers_only ? " (headers)" : "",
                problems.size());
-  if (report_problems(problems)) ctx.exit_code = kExitBadInput;
+  if (dataset::log_problems(problems) > 0) ctx.exit_code = kExitBadInput;
 }
 
 void run_split(const SplitOptions& o, CommandContext& ctx) {
   const dataset::Dataset ds = dataset::discover(o.data);
   // A pair on two grids would be found only when something trains on it, or never.
-  if (report_problems(dataset::check_pairs(ds, dataset::CheckDepth::kHeaders))) {
+  if (dataset::log_problems(dataset::check_pairs(ds, dataset::CheckDepth::kHeaders)) > 0) {
     spdlog::error(
         "{}: no split written; fix those pairs or move them out of the folder "
         "('aslseg dataset check' lists every problem)",

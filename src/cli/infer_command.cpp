@@ -45,6 +45,7 @@ struct Options {
   bool mirror = false;
   bool sliding_window = false;
   int threads = 0;
+  std::string dicom_series;  // empty: the series with most slices
 };
 
 double seconds_since(Clock::time_point start) {
@@ -97,7 +98,7 @@ Loaded load_case(const Options& o, const infer::InputCase& c, const models::Segm
       out.state = Loaded::State::kSkipped;
       return out;
     }
-    out.volume = infer::prepare(io::read_image(c.path), spec);
+    out.volume = infer::prepare(io::read_image(c.path, o.dicom_series), spec);
     out.state = Loaded::State::kReady;
   } catch (const InputError& e) {
     out.error_path = e.path().empty() ? c.path.string() : e.path();
@@ -267,6 +268,9 @@ void register_infer(CLI::App& app, CommandContext& ctx) {
   cmd->add_option("--input", opt->input, "Volume file, folder of volumes, or DICOM folder")
       ->required();
   cmd->add_option("--output", opt->output, "Folder for the masks (created)")->required();
+  cmd->add_option("--dicom-series", opt->dicom_series,
+                  "For a DICOM folder holding several series: the SeriesInstanceUID to read "
+                  "(default: the series with most slices, with a warning that lists them all)");
   cmd->add_flag("--resume", opt->resume,
                 "Skip cases whose mask already exists and reads back on the input's grid");
   cmd->add_option("--shard", opt->shard,

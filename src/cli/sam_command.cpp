@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "aslseg/cli/app.h"
+#include "aslseg/config/json_fields.h"
 #include "aslseg/core/runtime.h"
 #include "aslseg/dataset/dataset.h"
 #include "aslseg/dataset/split.h"
@@ -178,11 +179,9 @@ struct FinetuneOptions {
   int threads = 0;
 };
 
-json read_json_file(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path.string(), "cannot read file");
-  json j = json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded() || !j.is_object()) throw InputError(path.string(), "not a JSON object");
+json read_json_object(const fs::path& path) {
+  json j = config::read_json_file(path);
+  if (!j.is_object()) throw InputError(path.string(), "not a JSON object");
   return j;
 }
 
@@ -211,7 +210,7 @@ sam::SamFinetuneParams resolve_params(const FinetuneOptions& o, json& resolved) 
   to_json(resolved, defaults);
   sam::SamFinetuneParams p;
   if (!o.params.empty()) {
-    const json file = read_json_file(o.params);
+    const json file = read_json_object(o.params);
     try {
       from_json(file, p);
     } catch (const std::invalid_argument& e) {

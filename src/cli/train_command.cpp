@@ -10,6 +10,7 @@
 #include "aslseg/cli/progress.h"
 #include "aslseg/config/train_config.h"
 #include "aslseg/dataset/dataset.h"
+#include "aslseg/dataset/dataset_check.h"
 #include "aslseg/dataset/split.h"
 #include "aslseg/infer/predictor.h"
 #include "aslseg/io/atomic_file.h"
@@ -17,6 +18,7 @@
 #include "aslseg/io/volume_io.h"
 #include "aslseg/loop/loop_runner.h"
 #include "aslseg/loop/test_report.h"
+#include "aslseg/report/run_report.h"
 #include "aslseg/ssl/trainer.h"
 
 namespace aslseg::cli {
@@ -94,6 +96,19 @@ json score_test_split(const fs::path& checkpoint, const std::string& device,
   return report.finish();
 }
 
+// RUN/report.html (report/run_report.h). A report that cannot be made is a warning: the run
+// itself is done and saved.
+void write_run_report(const fs::path& run) {
+  const fs::path out = run / "report.html";
+  try {
+    const report::ReportContents c = report::write_report(run, out);
+    spdlog::info("report: {} ({} chart(s), {} case picture(s))", out.string(), c.charts, c.images);
+  } catch (const std::exception& e) {
+    spdlog::warn("report: not written ({}); 'aslseg report --run {}' retries", e.what(),
+                 run.string());
+  }
+}
+
 // loop.rounds > 0: the rounds of ASLseg (loop/loop_runner.h).
 void run_rounds(const config::TrainConfig& cfg, const dataset::TrainingSet& training,
                 const dataset::EvaluationSet& evaluation, const fs::path& out) {
@@ -101,6 +116,7 @@ void run_rounds(const config::TrainConfig& cfg, const dataset::TrainingSet& trai
   if (!r.finished) return;
   spdlog::info("test split per round and stage (mean over {} cases):\n{}", evaluation.test.size(),
                loop::results_table(r.summary));
+  write_run_report(out);
   spdlog::info(
       "done: {} rounds in {}; selected pseudo-labels: 'aslseg export --run {} --out DIR "
       "--format lits|nnunet|plain'; summary {}",
@@ -115,6 +131,15 @@ void run_train(const TrainOptions& o, CommandContext& /*ctx*/) {
   config::TrainConfig cfg = config::config_from_json(resolved);
   cfg.train.max_steps_this_run = o.max_steps_this_run;
   const dataset::Dataset ds = dataset::discover(o.data);
+  // The header check of `dataset split`: a pair on two grids fails here, not mid-training.
+  if (const size_t n =
+          dataset::log_problems(dataset::check_pairs(ds, dataset::CheckDepth::kHeaders));
+      n > 0)
+    throw InputError(o.data.string(),
+                     std::to_string(n) +
+                         " image/label pair(s) above do not match; nothing trained. Fix them or "
+                         "move them out of the folder ('aslseg dataset check' lists every "
+                         "problem)");
   const dataset::Split split = pin_split(o, ds, cfg.split);
   spdlog::info("{}: {} layout; {} labelled, {} unlabelled, {} test", o.data.string(),
                dataset::layout_name(ds.layout), split.labelled.size(), split.unlabelled.size(),
@@ -144,6 +169,7 @@ void run_train(const TrainOptions& o, CommandContext& /*ctx*/) {
                         {"last_validation", result.last_validation},
                         {"test", test}};
   io::write_text_atomically(o.out / "summary.json", summary.dump(2) + "\n");
+  write_run_report(o.out);
   spdlog::info("done: {} (checkpoint {}, summary {})", o.out.string(), result.checkpoint.string(),
                (o.out / "summary.json").string());
 }

@@ -1,8 +1,19 @@
 #include "aslseg/config/json_fields.h"
 
 #include <algorithm>
+#include <fstream>
+
+#include "aslseg/io/error.h"
 
 namespace aslseg::config {
+
+nlohmann::json read_json_file(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(path.string(), "cannot read file");
+  nlohmann::json j = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) throw InputError(path.string(), "not valid JSON");
+  return j;
+}
 
 void reject_unknown_keys(const nlohmann::json& j, const std::vector<std::string>& known,
                          const std::string& where) {

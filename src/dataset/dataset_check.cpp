@@ -1,5 +1,7 @@
 #include "aslseg/dataset/dataset_check.h"
 
+#include <spdlog/spdlog.h>
+
 #include <optional>
 
 #include "aslseg/io/error.h"
@@ -40,6 +42,11 @@ std::vector<PairProblem> check_pairs(const Dataset& ds, CheckDepth depth) {
 
 std::string describe(const PairProblem& p) {
   return "case " + p.case_id + " (" + p.files + "): " + p.problem;
+}
+
+size_t log_problems(const std::vector<PairProblem>& problems) {
+  for (const auto& p : problems) spdlog::error("{}", describe(p));
+  return problems.size();
 }
 
 }  // namespace aslseg::dataset

@@ -57,7 +57,7 @@ int64_t overlay_slice(const LabelMap& pl3, const LabelMap& pl1, const LabelMap& 
 }
 
 RgbImage render_overlay(const Image& ct, const LabelMap& pl1, const LabelMap& pl2,
-                        const LabelMap& pl3, int64_t z) {
+                        const LabelMap& pl3, int64_t z, const LabelMap* label) {
   if (z < 0 || z >= ct.geometry.size[2]) throw std::out_of_range("overlay slice out of range");
   const int64_t w = ct.geometry.size[0], h = ct.geometry.size[1];
   // Direction columns are the axes in LPS: x toward the patient's left (+L) and y toward
@@ -76,6 +76,7 @@ RgbImage render_overlay(const Image& ct, const LabelMap& pl1, const LabelMap& pl
       img.set(flip_x ? w - 1 - x : x, flip_y ? h - 1 - y : y, {g, g, g});
     }
   }
+  if (label) draw_outline(img, *label, z, kLabelColour, flip_x, flip_y);
   draw_outline(img, pl1, z, kPl1Colour, flip_x, flip_y);
   draw_outline(img, pl2, z, kPl2Colour, flip_x, flip_y);
   draw_outline(img, pl3, z, kPl3Colour, flip_x, flip_y);

@@ -8,6 +8,8 @@
 #include <itkRGBPixel.h>
 
 #include <algorithm>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 
 #include "aslseg/io/atomic_file.h"
@@ -53,6 +55,17 @@ void write_png(const RgbImage& image, const std::filesystem::path& path) {
       throw InputError(path.string(), std::string("cannot write PNG: ") + e.GetDescription());
     }
   });
+}
+
+std::string encode_png(const RgbImage& image, const std::filesystem::path& scratch_dir) {
+  const std::filesystem::path path = scratch_dir / "inline.png";
+  write_png(image, path);
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::error_code ec;
+  std::filesystem::remove(path, ec);
+  if (bytes.empty()) throw InputError(path.string(), "PNG written but read back empty");
+  return bytes;
 }
 
 RgbImage read_png(const std::filesystem::path& path) {

@@ -183,30 +183,41 @@ RawVolume read_file(const fs::path& path, bool allow_single_slice, bool collect_
   return raw;
 }
 
+// "uid1 (129 slices), uid2 (3 slices)".
+std::string describe_series(const std::vector<DicomSeries>& series) {
+  std::string out;
+  for (const auto& s : series)
+    out += (out.empty() ? "" : ", ") + s.uid + " (" + std::to_string(s.files.size()) + " slices)";
+  return out;
+}
+
 // A DICOM series folder (or one multi-frame file) through GDCM; rescale slope/intercept applied.
-RawVolume read_dicom(const fs::path& path, bool allow_single_slice) {
+// `series_uid` picks one series of a folder holding several; empty: the one with most slices.
+RawVolume read_dicom(const fs::path& path, bool allow_single_slice,
+                     const std::string& series_uid = {}) {
   using FloatImage = itk::Image<float, kDim>;
   const std::string p = path.string();
   std::vector<std::string> files;
   try {
     if (fs::is_directory(path)) {
-      auto names = itk::GDCMSeriesFileNames::New();
-      names->SetUseSeriesDetails(true);
-      names->SetDirectory(p);
-      const auto& series = names->GetSeriesUIDs();
+      const std::vector<DicomSeries> series = list_dicom_series(path);
       if (series.empty()) throw InputError(p, "folder holds no DICOM series");
-      // Several series: take the one with most slices, as the viewer would show first.
-      size_t best = 0;
-      for (const auto& uid : series) {
-        auto f = names->GetFileNames(uid);
-        if (f.size() > best) {
-          best = f.size();
-          files = f;
-        }
+      if (!series_uid.empty()) {
+        const auto it = std::find_if(series.begin(), series.end(),
+                                     [&](const DicomSeries& s) { return s.uid == series_uid; });
+        if (it == series.end())
+          throw InputError(p, "holds no DICOM series " + series_uid +
+                                  "; its series: " + describe_series(series));
+        files = it->files;
+      } else {
+        // Several series: the one with most slices, as a viewer would show first.
+        files = series.front().files;
+        if (series.size() > 1)
+          spdlog::warn(
+              "{}: {} DICOM series found: {}; reading {} (choose another with "
+              "--dicom-series UID)",
+              p, series.size(), describe_series(series), series.front().uid);
       }
-      if (series.size() > 1)
-        spdlog::warn("{}: {} DICOM series found; reading the largest ({} slices)", p, series.size(),
-                     files.size());
     } else {
       files.push_back(p);
     }
@@ -247,10 +258,11 @@ RawVolume read_dicom(const fs::path& path, bool allow_single_slice) {
   }
 }
 
-RawVolume read_raw(const fs::path& path, bool allow_single_slice, bool collect_non_finite = false) {
+RawVolume read_raw(const fs::path& path, bool allow_single_slice, bool collect_non_finite = false,
+                   const std::string& dicom_series = {}) {
   check_exists(path);
   if (fs::is_directory(path) || ends_with(path.filename().string(), ".dcm"))
-    return read_dicom(path, allow_single_slice);
+    return read_dicom(path, allow_single_slice, dicom_series);
   return read_file(path, allow_single_slice, collect_non_finite);
 }
 
@@ -376,8 +388,26 @@ void check_writable(const Geometry& g, size_t voxels, const fs::path& path) {
 
 }  // namespace
 
-Image read_image(const fs::path& path) {
-  RawVolume raw = read_raw(path, /*allow_single_slice=*/false, /*collect_non_finite=*/true);
+std::vector<DicomSeries> list_dicom_series(const fs::path& dir) {
+  std::vector<DicomSeries> out;
+  try {
+    auto names = itk::GDCMSeriesFileNames::New();
+    names->SetUseSeriesDetails(true);
+    names->SetDirectory(dir.string());
+    for (const auto& uid : names->GetSeriesUIDs()) out.push_back({uid, names->GetFileNames(uid)});
+  } catch (const itk::ExceptionObject& e) {
+    throw InputError(dir.string(), "cannot list DICOM series: " + itk_message(e));
+  }
+  // Most slices first; ties by UID, so the choice does not depend on directory order.
+  std::stable_sort(out.begin(), out.end(), [](const DicomSeries& a, const DicomSeries& b) {
+    return a.files.size() != b.files.size() ? a.files.size() > b.files.size() : a.uid < b.uid;
+  });
+  return out;
+}
+
+Image read_image(const fs::path& path, const std::string& dicom_series) {
+  RawVolume raw =
+      read_raw(path, /*allow_single_slice=*/false, /*collect_non_finite=*/true, dicom_series);
   Image image(raw.geometry);
   int64_t non_finite = 0;
   visit_component(path, raw, [&](auto tag) {

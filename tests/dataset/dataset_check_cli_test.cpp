@@ -82,5 +82,29 @@ TEST(DatasetCheckCli, NamesEachBadPairAndSplitRefusesGridMismatches) {
       << read_text(log);
 }
 
+// `train` runs the header check on the folder it is given before anything trains.
+TEST(DatasetCheckCli, TrainRefusesGridMismatchesBeforeTraining) {
+  testing::TempDir dir;
+  const fs::path data = dir / "data";
+  fs::create_directories(data);
+  for (int id = 0; id < 4; ++id) write_pair(data, id, grid(), grid());
+  write_pair(data, 4, grid(), grid(7));
+  const fs::path run = dir / "run", log = dir / "train.log";
+  EXPECT_EQ(run_cli("train --data " + data.string() + " --out " + run.string() +
+                        " --set loop.rounds=0 --set optim.steps=5",
+                    log),
+            2);
+  const std::string text = read_text(log);
+  EXPECT_NE(text.find("case 4 (volume-4.nii.gz + segmentation-4.nii.gz): image and label grids "
+                      "differ"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("1 image/label pair(s) above do not match; nothing trained"),
+            std::string::npos)
+      << text;
+  EXPECT_FALSE(fs::exists(run / "split.json"));
+  EXPECT_FALSE(fs::exists(run / "ss"));
+}
+
 }  // namespace
 }  // namespace aslseg

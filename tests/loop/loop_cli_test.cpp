@@ -172,6 +172,16 @@ TEST_F(LoopCli, TwoRoundsSelectScoreEachStageAndExportThreeFormats) {
   }
   EXPECT_NE(read_text(log).find("ss_sam_an"), std::string::npos) << "the results table";
 
+  // train ends with the run report: one picture block per case scored in the last round (the
+  // 2 left in round 2's pool), the three stages in its table (docs/report.md).
+  const std::string report = read_text(run / "report.html");
+  size_t blocks = 0;
+  for (size_t at = report.find("<div class=\"case\">"); at != std::string::npos;
+       at = report.find("<div class=\"case\">", at + 1))
+    ++blocks;
+  EXPECT_EQ(blocks, 2u);
+  EXPECT_NE(report.find("SS→SAM→AN (PL3)"), std::string::npos);
+
   // Selection quality from the hidden labels: every scored case in exactly one group, the
   // selected group equal to selected.json, and each Dice the one of the files on disk.
   for (const json& r : summary.at("rounds")) {

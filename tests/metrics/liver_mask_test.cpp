@@ -10,6 +10,7 @@
 
 #include "aslseg/io/volume_io.h"
 #include "aslseg/metrics/binary_metrics.h"
+#include "common/test_util.h"
 #include "metrics/brute_force.h"
 
 namespace aslseg::metrics {
@@ -20,11 +21,7 @@ namespace fs = std::filesystem;
 constexpr int64_t kPydicomForeground = 36233;  // foreground pixels as pydicom reads them
 constexpr double kExact = 1e-9;
 
-fs::path liver_path() {
-  const char* dir = std::getenv("ASLSEG_PYDICOM_DATA");
-  return fs::path(dir ? dir : "/usr/lib/python3/dist-packages/pydicom/data/test_files") /
-         "liver_1frame.dcm";
-}
+fs::path liver_path() { return testing::pydicom_data() / "liver_1frame.dcm"; }
 
 int64_t count(const LabelMap& m) {
   int64_t n = 0;

@@ -1,16 +1,31 @@
-// A one-line progress bar with rate and ETA, drawn only when stderr is a terminal (so logs
-// and CI output stay clean). Thread-compatible: call tick() from one thread.
+// Progress with rate and ETA for long work (training steps, cases of a batch). Three styles:
+// a redrawn bar when the stream is a terminal, one plain line per update when it is not (logs,
+// CI, `| tee`), and nothing with `-q`. Thread-compatible: call tick() from one thread.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
+#include <optional>
 #include <string>
 
 namespace aslseg::cli {
 
+enum class ProgressStyle { kBar, kLines, kOff };
+
+struct ProgressOptions {
+  std::FILE* stream = stderr;
+  // Unset: kOff when the default logger is quieter than info (-q), else kBar on a terminal
+  // and kLines otherwise.
+  std::optional<ProgressStyle> style;
+};
+
+// The style a Progress writing to `stream` takes when none is given.
+ProgressStyle default_progress_style(std::FILE* stream);
+
 class Progress {
  public:
-  Progress(std::string label, int64_t total);
+  Progress(std::string label, int64_t total, ProgressOptions options = {});
   ~Progress();
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
@@ -19,13 +34,17 @@ class Progress {
   void finish();
 
  private:
-  void draw(bool final_line);
+  void draw_bar(bool final_line);
+  void write_line();
+  bool line_due(std::chrono::steady_clock::time_point now) const;
 
   std::string label_;
   int64_t total_;
   int64_t done_ = 0;
-  bool enabled_;
+  std::FILE* stream_;
+  ProgressStyle style_;
   bool finished_ = false;
+  int64_t last_line_done_ = 0;
   std::chrono::steady_clock::time_point start_;
   std::chrono::steady_clock::time_point last_draw_;
 };

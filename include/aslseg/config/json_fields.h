@@ -3,6 +3,7 @@
 // ignored or surfacing nlohmann's generic messages. Missing keys keep the caller's defaults.
 #pragma once
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
@@ -10,6 +11,10 @@
 #include <vector>
 
 namespace aslseg::config {
+
+// The JSON document in `path`: InputError naming the file when it cannot be read or is not
+// JSON (a run's own files: summary.json, scores.json, config.json ...).
+nlohmann::json read_json_file(const std::filesystem::path& path);
 
 // std::invalid_argument "<where>: expected a JSON object" or
 // "<where>: unknown key 'k' (known, keys, ...)".

@@ -30,4 +30,7 @@ std::vector<PairProblem> check_pairs(const Dataset& ds, CheckDepth depth);
 // "case 7 (volume-7.nii.gz + segmentation-7.nii.gz): size 64x64x20 vs 64x64x21".
 std::string describe(const PairProblem& p);
 
+// Logs each problem as one error line; returns how many there were.
+size_t log_problems(const std::vector<PairProblem>& problems);
+
 }  // namespace aslseg::dataset

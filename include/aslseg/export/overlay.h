@@ -15,9 +15,10 @@ inline constexpr double kOverlayWindowCenter = 60.0;
 inline constexpr double kOverlayWindowWidth = 400.0;
 // Okabe-Ito colours: distinguishable with the common colour-vision deficiencies, and none is
 // grey (r, g and b differ), so an outline never blends into the CT.
-inline constexpr Rgb kPl1Colour{230, 159, 0};   // orange
-inline constexpr Rgb kPl2Colour{86, 180, 233};  // sky blue
-inline constexpr Rgb kPl3Colour{0, 158, 115};   // bluish green
+inline constexpr Rgb kPl1Colour{230, 159, 0};     // orange
+inline constexpr Rgb kPl2Colour{86, 180, 233};    // sky blue
+inline constexpr Rgb kPl3Colour{0, 158, 115};     // bluish green
+inline constexpr Rgb kLabelColour{240, 228, 66};  // yellow: the expert (or hidden) label
 
 // The axial slice to show: the most PL3 tumour voxels; when PL3 has none, the most PL1
 // tumour; then the most liver (label >= 1) of `label`; else the middle slice. Ties: the
@@ -29,8 +30,9 @@ int64_t overlay_slice(const LabelMap& pl3, const LabelMap& pl1, const LabelMap& 
 // tumour or on the slice edge. The picture is width x height of the slice; columns are
 // mirrored when the x axis points to the patient's right and rows when the y axis points
 // anteriorly, so it shows the usual radiological view (patient's right on the left, anterior
-// up) for axis-aligned grids.
+// up) for axis-aligned grids. With `label`, its tumour outline is drawn first, under the
+// others (the run report shows the hidden label of a case next to its pseudo-labels).
 RgbImage render_overlay(const Image& ct, const LabelMap& pl1, const LabelMap& pl2,
-                        const LabelMap& pl3, int64_t z);
+                        const LabelMap& pl3, int64_t z, const LabelMap* label = nullptr);
 
 }  // namespace aslseg::exporting

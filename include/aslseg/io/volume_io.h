@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "aslseg/io/error.h"
 #include "aslseg/io/volume.h"
@@ -24,7 +25,16 @@ inline constexpr float kNonFiniteHu = -3024.0f;
 // Reads a 3D CT volume (any scalar pixel type) as float HU. `path` may be a file or a folder
 // holding one DICOM series. NaN/Inf voxels become kNonFiniteHu with one warning naming the
 // file and their count; a volume more than half non-finite is refused (InputError).
-Image read_image(const std::filesystem::path& path);
+// `dicom_series` picks a series of a DICOM folder holding several (by SeriesInstanceUID); empty:
+// the one with most slices, with a warning listing them all.
+Image read_image(const std::filesystem::path& path, const std::string& dicom_series = {});
+
+// The DICOM series of a folder (GDCM's grouping, whatever the file names), most slices first.
+struct DicomSeries {
+  std::string uid;                 // the series' UID (GDCM appends details when series share one)
+  std::vector<std::string> files;  // in GDCM's slice order
+};
+std::vector<DicomSeries> list_dicom_series(const std::filesystem::path& dir);
 
 // Reads a 3D label map. Values must be integers in [0, 255]; anything else is an InputError.
 // `allow_single_slice` accepts a 2D file as an X×Y×1 volume (a mask slice for a metric test,
