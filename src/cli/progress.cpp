@@ -1,7 +1,10 @@
 #include "aslseg/cli/progress.h"
 
+#include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
+
+#include <algorithm>
 
 namespace aslseg::cli {
 
@@ -38,11 +41,24 @@ Rates rates(std::chrono::steady_clock::time_point start, int64_t done, int64_t t
   const double eta = rate > 0 ? static_cast<double>(total - done) / rate : 0.0;
   return {elapsed, rate, eta};
 }
+
+// The level the console shows: the logger's, raised by its console sinks' own levels. A run's
+// log file (cli::add_log_file) lowers the logger to debug and keeps the console sinks at -q's
+// level, so the logger's level alone does not say what the user asked for.
+spdlog::level::level_enum console_level() {
+  const auto logger = spdlog::default_logger();
+  if (!logger) return spdlog::level::info;
+  spdlog::level::level_enum shown = spdlog::level::off;
+  for (const auto& sink : logger->sinks()) {
+    if (std::dynamic_pointer_cast<spdlog::sinks::basic_file_sink_mt>(sink)) continue;
+    shown = std::min(shown, std::max(logger->level(), sink->level()));
+  }
+  return shown == spdlog::level::off ? logger->level() : shown;
+}
 }  // namespace
 
 ProgressStyle default_progress_style(std::FILE* stream) {
-  const auto logger = spdlog::default_logger();
-  if (logger && logger->level() > spdlog::level::info) return ProgressStyle::kOff;
+  if (console_level() > spdlog::level::info) return ProgressStyle::kOff;
   return isatty(fileno(stream)) != 0 ? ProgressStyle::kBar : ProgressStyle::kLines;
 }
 

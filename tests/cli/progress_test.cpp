@@ -76,5 +76,26 @@ TEST(Progress, CliWritesLinesToALogAndNothingWhenQuiet) {
   EXPECT_EQ(testing::read_text(quiet_log), "");
 }
 
+// train keeps a debug log file in the run folder, which lowers the logger's own level: -q must
+// still silence the progress of its training steps on the console.
+TEST(Progress, QuietTrainShowsNoProgressDespiteItsLogFile) {
+  testing::TempDir dir;
+  const auto data = dir / "data";
+  ASSERT_EQ(run_cli("synth --out " + data.string() + " --cases 4 --size 48,48,8 --seed 2"), 0);
+  const std::string train = "train --config " + std::string(ASLSEG_SOURCE_DIR) +
+                            "/configs/demo.json --data " + data.string() +
+                            " --set loop.rounds=0 --set optim.steps=4 --set optim.log_every=2";
+  const auto log = dir / "train.log", quiet_log = dir / "quiet.log";
+  ASSERT_EQ(run_cli(train + " --out " + (dir / "run").string(), log), 0) << testing::read_text(log);
+  EXPECT_NE(testing::read_text(log).find("train supervised: 4/4 (100%)"), std::string::npos)
+      << testing::read_text(log);
+  ASSERT_EQ(run_cli("-q " + train + " --out " + (dir / "quiet").string(), quiet_log), 0)
+      << testing::read_text(quiet_log);
+  EXPECT_EQ(testing::read_text(quiet_log).find("train supervised"), std::string::npos)
+      << testing::read_text(quiet_log);
+  // The run's own log file still has the detail.
+  EXPECT_NE(testing::read_text(dir / "quiet" / "log.txt").find("configuration"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace aslseg
