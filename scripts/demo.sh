@@ -67,4 +67,5 @@ PY
 echo "the loop (aslseg train) took $((loop_s / 60)) min $((loop_s % 60)) s"
 echo
 echo "demo: phantoms $OUT/data; run $OUT/run (log.txt, state.json, round_K/, summary.json);"
+echo "      the run at a glance: $OUT/run/report.html (open it in a browser; docs/report.md)"
 echo "      selected pseudo-labels as an nnU-Net dataset in $OUT/export (manifest.json, overlays/)"
