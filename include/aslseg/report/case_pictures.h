@@ -22,7 +22,7 @@ struct CasePictures {
 };
 
 // Up to `count` distinct axial slices with the most tumour voxels in the label, PL1, PL2 or PL3
-// together (ascending z); when none has tumour, the one slice export's overlay_slice picks.
+// together (ascending z); when none has tumour, the slice with the most liver in maps[0].
 std::vector<int64_t> pick_slices(const std::vector<const LabelMap*>& maps, int count);
 
 // Reads the CT and the label maps (a missing PL2/PL3 file, as when a stage was skipped, draws
