@@ -13,11 +13,13 @@
 #include "aslseg/checkpoint/checkpoint.h"
 #include "aslseg/cli/app.h"
 #include "aslseg/cli/progress.h"
+#include "aslseg/config/json_fields.h"
 #include "aslseg/core/runtime.h"
 #include "aslseg/infer/inputs.h"
 #include "aslseg/infer/predictor.h"
 #include "aslseg/io/error.h"
 #include "aslseg/io/volume_io.h"
+#include "aslseg/postprocess/component_filter.h"
 
 namespace aslseg::cli {
 
@@ -40,6 +42,7 @@ struct Options {
   int64_t batch_size = kDefaultBatchSize;
   bool no_largest_component = false;
   bool no_tumour_in_liver = false;
+  bool no_component_filter = false;
   bool save_probabilities = false;
   bool bf16 = false;
   bool mirror = false;
@@ -63,6 +66,7 @@ fs::path probability_path(const Options& o, const infer::InputCase& c) {
 struct Loaded {
   enum class State { kReady, kSkipped, kFailed } state = State::kFailed;
   std::optional<infer::WindowedVolume> volume;
+  std::optional<Image> hu;  // the HU volume, kept only for the component filter's contrast
   std::string error_path;
   std::string error;
   bool internal = false;
@@ -91,14 +95,17 @@ bool finished(const Options& o, const infer::InputCase& c) {
   }
 }
 
-Loaded load_case(const Options& o, const infer::InputCase& c, const models::SegmenterSpec& spec) {
+Loaded load_case(const Options& o, const infer::InputCase& c, const models::SegmenterSpec& spec,
+                 bool keep_hu) {
   Loaded out;
   try {
     if (o.resume && finished(o, c)) {
       out.state = Loaded::State::kSkipped;
       return out;
     }
-    out.volume = infer::prepare(io::read_image(c.path, o.dicom_series), spec);
+    Image hu = io::read_image(c.path, o.dicom_series);
+    if (keep_hu) out.hu = hu;
+    out.volume = infer::prepare(std::move(hu), spec);
     out.state = Loaded::State::kReady;
   } catch (const InputError& e) {
     out.error_path = e.path().empty() ? c.path.string() : e.path();
@@ -130,6 +137,26 @@ void log_model(const std::vector<fs::path>& checkpoints, const infer::Predictor&
       predictor.device().str());
 }
 
+// The loop's component filter of the run given as --model (its last finished round's), unless
+// --no-component-filter or the model is not one loop run; a disabled filter otherwise.
+postprocess::ComponentFilter component_filter(const Options& o) {
+  if (o.no_component_filter || o.models.size() != 1) return {};
+  const auto path = infer::resolve_component_filter(o.models.front());
+  if (!path) return {};
+  postprocess::ComponentFilter f;
+  try {
+    f = postprocess::ComponentFilter::from_json(config::read_json_file(*path));
+  } catch (const std::invalid_argument& e) {
+    throw InputError(path->string(), e.what());
+  }
+  if (f.enabled())
+    spdlog::info(
+        "model: the run's component filter ({}): tumour components it scores below {} "
+        "become liver (--no-component-filter: keep them)",
+        path->string(), f.threshold());
+  return f;
+}
+
 void run_infer(const Options& o, CommandContext& ctx) {
   const auto start = Clock::now();
   if (o.batch_size < 0)
@@ -153,6 +180,7 @@ void run_infer(const Options& o, CommandContext& ctx) {
 
   infer::Predictor predictor = infer::Predictor::from_checkpoints(checkpoints, device);
   log_model(checkpoints, predictor);
+  const postprocess::ComponentFilter filter = component_filter(o);
   infer::PredictParams params;
   params.batch_size =
       o.batch_size > 0 ? o.batch_size : infer::auto_batch_size(predictor.spec().image_size);
@@ -181,7 +209,8 @@ void run_infer(const Options& o, CommandContext& ctx) {
 
   const models::SegmenterSpec spec = predictor.spec();
   auto read_async = [&](size_t i) {
-    return std::async(std::launch::async, load_case, std::cref(o), std::cref(cases[i]), spec);
+    return std::async(std::launch::async, load_case, std::cref(o), std::cref(cases[i]), spec,
+                      filter.enabled());
   };
   Progress progress("infer", static_cast<int64_t>(cases.size()));
   std::future<Loaded> next;
@@ -200,8 +229,17 @@ void run_infer(const Options& o, CommandContext& ctx) {
       try {
         const auto t0 = Clock::now();
         const Geometry g = current.volume->windowed.geometry;  // a copy: the volume is freed below
-        infer::Prediction p = predictor.predict(*current.volume, params, o.save_probabilities);
+        params.member_labels = filter.enabled() && predictor.ensemble_size() > 1;
+        infer::Prediction p =
+            predictor.predict(*current.volume, params, o.save_probabilities || filter.enabled());
         current.volume.reset();  // the windowed volume is no longer needed
+        if (filter.enabled()) {
+          const int64_t removed = postprocess::filter_tumour_components(
+              filter, *current.hu, *p.tumour_probability, p.labels, &p.member_labels);
+          current.hu.reset();
+          spdlog::debug("{}: component filter removed {} tumour component(s)", c.stem, removed);
+          if (!o.save_probabilities) p.tumour_probability.reset();
+        }
         const double compute = seconds_since(t0);
         io::write_labels(p.labels, mask_path(o, c));
         if (p.tumour_probability)
@@ -285,6 +323,10 @@ void register_infer(CLI::App& app, CommandContext& ctx) {
                 "Keep every liver island (default: only the largest 3D component)");
   cmd->add_flag("--no-tumour-in-liver", opt->no_tumour_in_liver,
                 "Keep tumour voxels that touch no liver (default: they become background)");
+  cmd->add_flag("--no-component-filter", opt->no_component_filter,
+                "With a loop run as --model: keep every tumour component (default: apply the "
+                "round's learned component filter, RUN/round_K/component_filter.json, as the "
+                "loop's test split did)");
   cmd->add_flag("--save-probabilities", opt->save_probabilities,
                 "Also write OUTPUT/<stem>_tumour_prob.nii.gz (float32, before post-processing)");
   cmd->add_flag("--sliding-window", opt->sliding_window,

@@ -89,6 +89,17 @@ std::vector<fs::path> resolve_checkpoints(const fs::path& model) {
 
 fs::path resolve_checkpoint(const fs::path& model) { return resolve_checkpoints(model).front(); }
 
+std::optional<fs::path> resolve_component_filter(const fs::path& model) {
+  std::error_code ec;
+  if (!fs::is_directory(model, ec)) return std::nullopt;
+  const loop::RunLayout run(model);
+  const std::vector<int> finished = run.finished_rounds();
+  if (finished.empty()) return std::nullopt;
+  const fs::path filter = run.round_dir(finished.back()) / loop::kComponentFilterFile;
+  if (!fs::is_regular_file(filter, ec)) return std::nullopt;
+  return filter;
+}
+
 std::vector<InputCase> discover_inputs(const fs::path& input) {
   std::error_code ec;
   if (!fs::exists(input, ec)) throw InputError(input.string(), "no such file or folder");

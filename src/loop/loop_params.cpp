@@ -12,9 +12,17 @@ namespace {
 
 using nlohmann::json;
 
-const std::vector<std::string> kLoopKeys{"rounds",     "ss_members", "concurrent_members",
-                                         "warm_start", "selection",  "mc_dropout_samples",
-                                         "sam",        "adaptation", "stages"};
+const std::vector<std::string> kLoopKeys{"rounds",
+                                         "ss_members",
+                                         "concurrent_members",
+                                         "warm_start",
+                                         "selection",
+                                         "mc_dropout_samples",
+                                         "sam",
+                                         "adaptation",
+                                         "stages",
+                                         "component_filter"};
+const std::vector<std::string> kComponentFilterKeys{"enabled", "threshold", "min_examples"};
 const std::vector<std::string> kWarmStartKeys{"steps", "lr"};
 const std::vector<std::string> kStageKeys{"sam", "adaptation"};
 const std::vector<std::string> kSamKeys{"model", "checkpoint", "finetune", "prompts"};
@@ -120,7 +128,11 @@ void to_json(json& j, const LoopParams& p) {
              {"finetune", without_device(finetune)},
              {"prompts", prompts}}},
            {"adaptation", without_device(adaptation)},
-           {"stages", {{"sam", p.stages.sam}, {"adaptation", p.stages.adaptation}}}};
+           {"stages", {{"sam", p.stages.sam}, {"adaptation", p.stages.adaptation}}},
+           {"component_filter",
+            {{"enabled", p.component_filter.enabled},
+             {"threshold", p.component_filter.threshold},
+             {"min_examples", p.component_filter.min_examples}}}};
 }
 
 void from_json(const json& j, LoopParams& p) {
@@ -167,6 +179,20 @@ void from_json(const json& j, LoopParams& p) {
     config::reject_unknown_keys(s, kStageKeys, here);
     config::read_if_present(s, "sam", p.stages.sam, here);
     config::read_if_present(s, "adaptation", p.stages.adaptation, here);
+  }
+  if (j.contains("component_filter")) {
+    const json& f = j.at("component_filter");
+    const std::string here = where + ".component_filter";
+    config::reject_unknown_keys(f, kComponentFilterKeys, here);
+    config::read_if_present(f, "enabled", p.component_filter.enabled, here);
+    config::read_if_present(f, "threshold", p.component_filter.threshold, here);
+    config::read_if_present(f, "min_examples", p.component_filter.min_examples, here);
+    if (!(p.component_filter.threshold > 0.0 && p.component_filter.threshold < 1.0))
+      throw std::invalid_argument(here + ".threshold must be in (0, 1), got " +
+                                  std::to_string(p.component_filter.threshold));
+    if (p.component_filter.min_examples < 1)
+      throw std::invalid_argument(here + ".min_examples must be >= 1, got " +
+                                  std::to_string(p.component_filter.min_examples));
   }
 }
 

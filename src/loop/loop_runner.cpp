@@ -14,6 +14,7 @@
 #include "aslseg/io/atomic_file.h"
 #include "aslseg/io/error.h"
 #include "aslseg/io/volume_io.h"
+#include "aslseg/loop/component_filter_fit.h"
 #include "aslseg/loop/member_training.h"
 #include "aslseg/loop/run_layout.h"
 #include "aslseg/loop/run_state.h"
@@ -35,6 +36,7 @@ constexpr const char* kStepSam = "sam";
 constexpr const char* kStepAn = "an";
 constexpr const char* kSamDir = "sam";
 constexpr const char* kAnDir = "an";
+constexpr const char* kComponentFilterStep = "component_filter";
 
 std::string round_step(int round, const std::string& step) {
   return std::string(kRoundPrefix) + std::to_string(round) + "/" + step;
@@ -80,6 +82,7 @@ class Loop {
         break;
       }
       if (!train_ss(k)) return result;  // max_steps_this_run reached
+      fit_filter(k);
       if (k == 1) {
         finetune_sam();
         train_an();
@@ -291,16 +294,53 @@ class Loop {
                                {"last_loss", r.last_loss}});
   }
 
+  // Round k's component filter, fitted on its SS's predictions on the expert-labelled volumes
+  // (written before PL1 of round k is made, read by the pipeline and by `aslseg infer`).
+  void fit_filter(int k) {
+    const std::string step = round_step(k, kComponentFilterStep);
+    if (state_.done(step)) return;
+    json j;
+    if (!params_.component_filter.enabled) {
+      j = postprocess::ComponentFilter().to_json();
+      j["reason"] = "switched off (loop.component_filter.enabled = false)";
+    } else {
+      infer::Predictor ss = infer::Predictor::from_checkpoints(ss_checkpoints(k), device_);
+      const ComponentFilterFit fit =
+          fit_component_filter(ss, initial_.labelled, params_.component_filter);
+      j = fit.filter.to_json();
+      j["fit"] = fit.info;
+      if (fit.filter.enabled())
+        spdlog::info(
+            "round {}: component filter fitted on {} true and {} false tumour components of SS "
+            "on the labelled volumes; it keeps {} of {} true and {} of {} false voxels there",
+            k, fit.info.at("true_components").get<int64_t>(),
+            fit.info.at("false_components").get<int64_t>(),
+            fit.info.at("kept_true_voxels").get<int64_t>(),
+            fit.info.at("true_voxels").get<int64_t>(),
+            fit.info.at("kept_false_voxels").get<int64_t>(),
+            fit.info.at("false_voxels").get<int64_t>());
+      else
+        spdlog::warn("round {}: component filter off: {}", k, fit.filter.reason());
+    }
+    io::write_text_atomically(layout_.round_dir(k) / kComponentFilterFile, j.dump(2) + "\n");
+    state_.mark_done(step, {{"enabled", j.at("enabled")}});
+  }
+
   struct Models {
     infer::Predictor ss;
     std::optional<sam::SamPredictor> sam;  // absent: the stage was skipped
     std::optional<AdaptationPredictor> an;
+    postprocess::ComponentFilter filter;  // disabled when the round has none
     StagePipeline pipeline(SamStageParams stage) {
-      return StagePipeline(ss, sam ? &*sam : nullptr, an ? &*an : nullptr, std::move(stage));
+      return StagePipeline(ss, sam ? &*sam : nullptr, an ? &*an : nullptr, std::move(stage),
+                           &filter);
     }
   };
   Models models(int k) const {
-    Models m{infer::Predictor::from_checkpoints(ss_checkpoints(k), device_), {}, {}};
+    Models m{infer::Predictor::from_checkpoints(ss_checkpoints(k), device_), {}, {}, {}};
+    const fs::path filter = layout_.round_dir(k) / kComponentFilterFile;
+    if (fs::exists(filter))
+      m.filter = postprocess::ComponentFilter::from_json(read_json_file(filter));
     if (skipped(kStepSam).empty()) m.sam.emplace(sam_predictor());
     if (skipped(kStepAn).empty()) m.an.emplace(an_checkpoint(), ss_.device);
     return m;
@@ -315,6 +355,7 @@ class Loop {
     // Member agreement: each member's own label map, post-processed as PL1 is.
     const bool by_members = params_.selection.reliability == ReliabilitySource::kMembers;
     std::vector<CaseScore> scores;
+    int64_t filtered = 0;  // PL1 tumour components the component filter removed
     json failures = json::array();
     cli::Progress progress("round " + std::to_string(k) + " pseudo-labels",
                            static_cast<int64_t>(pool.size()));
@@ -323,6 +364,7 @@ class Loop {
         const Image hu = io::read_image(c.image);
         const StageLabels labels =
             pipeline.run(hu, gate ? params_.mc_dropout_samples : 0, mc_seed(k, c.id), by_members);
+        filtered += labels.filtered_components;
         io::write_labels(labels.pl1, layout_.stage_label(k, Stage::kPL1, c.id));
         io::write_labels(labels.pl2, layout_.stage_label(k, Stage::kPL2, c.id));
         io::write_labels(labels.pl3, layout_.stage_label(k, Stage::kPL3, c.id));
@@ -344,7 +386,14 @@ class Loop {
     for (const Decision& d : select(scores, params_.selection)) j.push_back(score_json(d));
     io::write_text_atomically(layout_.round_dir(k) / kScoresFile,
                               json{{"scores", j}, {"failures", failures}}.dump(2) + "\n");
-    state_.mark_done(step, {{"scored", scores.size()}, {"failed", failures.size()}});
+    if (m.filter.enabled())
+      spdlog::info(
+          "round {}: the component filter removed {} tumour components from PL1 of {} "
+          "pool volumes",
+          k, filtered, scores.size());
+    state_.mark_done(step, {{"scored", scores.size()},
+                            {"failed", failures.size()},
+                            {"filtered_components", filtered}});
   }
 
   void score_test(int k) {

@@ -19,8 +19,13 @@ LabelMap with_tumour(const LabelMap& pl1, const LabelMap& tumour) {
 }
 
 StagePipeline::StagePipeline(infer::Predictor& ss, sam::SamPredictor* sam,
-                             const AdaptationPredictor* an, SamStageParams sam_stage)
-    : ss_(ss), sam_(sam), an_(an), sam_stage_(std::move(sam_stage)) {}
+                             const AdaptationPredictor* an, SamStageParams sam_stage,
+                             const postprocess::ComponentFilter* filter)
+    : ss_(ss),
+      sam_(sam),
+      an_(an),
+      sam_stage_(std::move(sam_stage)),
+      filter_(filter != nullptr && filter->enabled() ? filter : nullptr) {}
 
 StageLabels StagePipeline::run(const Image& hu, int64_t mc_dropout_samples, uint64_t mc_seed,
                                bool member_labels) {
@@ -28,10 +33,14 @@ StageLabels StagePipeline::run(const Image& hu, int64_t mc_dropout_samples, uint
   infer::PredictParams params;
   params.mc_dropout_samples = mc_dropout_samples;
   params.mc_seed = mc_seed;
-  params.member_labels = member_labels;
-  infer::Prediction ss = ss_.predict(hu, params);
+  // The filter's agreement feature needs every member's own map.
+  params.member_labels = member_labels || (filter_ != nullptr && ss_.ensemble_size() > 1);
+  infer::Prediction ss = ss_.predict(hu, params, /*want_tumour_probability=*/filter_ != nullptr);
   out.pl1 = std::move(ss.labels);
   out.members = std::move(ss.member_labels);
+  if (filter_ != nullptr)
+    out.filtered_components = postprocess::filter_tumour_components(
+        *filter_, hu, *ss.tumour_probability, out.pl1, &out.members);
   if (sam_ != nullptr) {
     out.pl2 = sam_tumour(*sam_, hu, out.pl1, sam_stage_, &out.sam_stats);
   } else {

@@ -67,7 +67,9 @@ json tiny_loop_config() {
                 {"checkpoint_every", 0},
                 {"log_every", 5},
                 {"window", {{"level", 40}, {"width", 150}}}}}}},
-            {"adaptation", {{"steps", 20}, {"batch_size", 4}, {"log_every", 5}}}}}};
+            {"adaptation", {{"steps", 20}, {"batch_size", 4}, {"log_every", 5}}},
+            // Two labelled volumes hold few components: fit on whatever there is.
+            {"component_filter", {{"min_examples", 1}}}}}};
 }
 
 class LoopCli : public ::testing::Test {
@@ -228,8 +230,18 @@ TEST_F(LoopCli, TwoRoundsSelectScoreEachStageAndExportThreeFormats) {
             0)
       << read_text(log);
   EXPECT_NE(read_text(log).find("round_2"), std::string::npos) << read_text(log);
-  EXPECT_EQ(state.at("steps").size(), 2u * 4u + 2u) << "ss, pseudo_labels, test, selection per "
-                                                       "round; sam and an once";
+  EXPECT_EQ(state.at("steps").size(), 2u * 5u + 2u)
+      << "ss, component_filter, pseudo_labels, test, selection per round; sam and an once";
+  // Round 2's component filter was fitted on SS's predictions on the 2 labelled volumes (this
+  // tiny net predicts too few components there to enable it: ComponentFilter's tests cover
+  // the filter itself); infer with the run applies it as the test split did.
+  const json filter = json::parse(read_text(RunLayout(run).round_dir(2) / kComponentFilterFile));
+  EXPECT_TRUE(filter.at("enabled").is_boolean()) << filter.dump(2);
+  EXPECT_EQ(filter.at("fit").at("cases"), 2) << filter.dump(2);
+  const std::string test_id = split.at("test")[0].get<std::string>();
+  EXPECT_EQ(
+      io::read_labels(pred / ("volume-" + test_id + ".nii.gz")).voxels,
+      io::read_labels(run / "round_2/test/ss/test_predictions" / (test_id + ".nii.gz")).voxels);
 }
 
 // Expert labels whose lesions are all too small for SAM: the loop skips SAM and the AN with a
@@ -276,6 +288,8 @@ TEST_F(LoopCli, EnsembleMembersAreTheSecondOpinion) {
   config["loop"]["warm_start"] = {{"steps", 6}, {"lr", 1e-3}};
   config["loop"]["stages"] = {{"sam", false}, {"adaptation", false}};
   config["loop"]["selection"]["reliability"] = "members";
+  // The members' own maps of `aslseg infer` are compared unfiltered (the filter has its tests).
+  config["loop"]["component_filter"] = {{"enabled", false}};
   const fs::path config_path = dir_.path() / "ensemble.json";
   std::ofstream(config_path) << config.dump(2);
   const fs::path run = dir_.path() / "run_ens";

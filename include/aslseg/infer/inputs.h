@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,9 @@ std::filesystem::path resolve_checkpoint(const std::filesystem::path& model);
 // RUN/round_K/ss/checkpoint.pt, then RUN/round_K/ss_member_J/checkpoint.pt): infer averages
 // them as the loop did.
 std::vector<std::filesystem::path> resolve_checkpoints(const std::filesystem::path& model);
+// The component filter that goes with a loop run's last finished round
+// (RUN/round_K/component_filter.json), when `model` is such a run folder and the round has one.
+std::optional<std::filesystem::path> resolve_component_filter(const std::filesystem::path& model);
 
 // The cases behind --input, sorted by dataset::case_id_less of their stems:
 //  - a volume file: that file;

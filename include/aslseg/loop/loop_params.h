@@ -41,6 +41,15 @@ struct WarmStartParams {
   double lr = 1e-3;   // the peak learning rate of those steps (optim.schedule applies)
 };
 
+// The learned filter of PL1's tumour components (postprocess/component_filter.h): fitted each
+// round on SS's own predictions on the expert-labelled volumes, applied to PL1 of the pool and
+// of the test split (and by `aslseg infer --model RUN`). docs/loop.md, "Component filter".
+struct ComponentFilterLoopParams {
+  bool enabled = true;
+  double threshold = 0.5;    // P(true component) below which a component becomes liver
+  int64_t min_examples = 5;  // true and false components each needed to fit; else it is off
+};
+
 // More members than this would not fit any CPU budget this project plans for.
 inline constexpr int64_t kMaxSsMembers = 8;
 
@@ -56,6 +65,7 @@ struct LoopParams {
   bool concurrent_members = true;
   WarmStartParams warm_start;
   StageSwitches stages;
+  ComponentFilterLoopParams component_filter;
   SelectionParams selection;
   // Monte-Carlo dropout passes of SS for the uncertainty gate (used only when
   // selection.max_uncertainty is set; SS needs model.dropout > 0 then).

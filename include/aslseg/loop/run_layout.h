@@ -7,6 +7,7 @@
 //   RUN/round_K/pseudo_labels/<case>.nii.gz  the label a selected case carries from round K on
 //                                          (PL3 tumour on PL1 liver, LiTS values)
 //   RUN/round_K/scores.json               every pool case's reliability, verdict and reason
+//   RUN/round_K/component_filter.json     the filter of PL1's tumour components of round K
 //   RUN/round_K/pl1/<case>.nii.gz          PL1 (SSL net), PL2 (SAM), PL3 (adaptation net) of
 //   RUN/round_K/pl2/<case>.nii.gz          every case scored in round K, for overlays and
 //   RUN/round_K/pl3/<case>.nii.gz          audits
@@ -28,6 +29,9 @@ const char* stage_name(Stage stage);  // "PL1" ...
 inline constexpr const char* kRoundPrefix = "round_";
 inline constexpr const char* kSelectedFile = "selected.json";
 inline constexpr const char* kScoresFile = "scores.json";
+// RUN/round_K/component_filter.json: round K's learned filter of PL1's tumour components
+// (postprocess/component_filter.h), fitted on its SS's predictions on the labelled volumes.
+inline constexpr const char* kComponentFilterFile = "component_filter.json";
 inline constexpr const char* kPseudoLabelFolder = "pseudo_labels";
 inline constexpr const char* kLabelExtension = ".nii.gz";
 inline constexpr const char* kSsFolder = "ss";

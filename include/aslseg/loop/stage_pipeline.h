@@ -11,6 +11,7 @@
 #include "aslseg/io/volume.h"
 #include "aslseg/loop/adaptation.h"
 #include "aslseg/loop/sam_stage.h"
+#include "aslseg/postprocess/component_filter.h"
 #include "aslseg/sam/sam_predictor.h"
 
 namespace aslseg::loop {
@@ -23,8 +24,10 @@ struct StageLabels {
   // With MC dropout: SS's mean entropy (nats) inside PL3's tumour; nullopt without MC dropout
   // or without tumour.
   std::optional<double> uncertainty;
-  // With member_labels: each SS ensemble member's own label map (infer::Prediction).
+  // With member_labels: each SS ensemble member's own label map (infer::Prediction), with the
+  // components the filter removed from PL1 removed too.
   std::vector<LabelMap> members;
+  int64_t filtered_components = 0;  // PL1 tumour components the component filter removed
 };
 
 // The label map of a later stage: PL1's organ (label >= 1) with `tumour`'s label-2 voxels
@@ -39,8 +42,10 @@ class StagePipeline {
  public:
   // The models are borrowed and must outlive the pipeline. A null `sam` or `an` is a stage the
   // loop skipped (it could not be trained): PL2 is then PL1's tumour, PL3 the label of PL2.
+  // A non-null enabled `filter` removes the doubtful tumour components of PL1 (and of the
+  // members' maps) before the later stages see it.
   StagePipeline(infer::Predictor& ss, sam::SamPredictor* sam, const AdaptationPredictor* an,
-                SamStageParams sam_stage);
+                SamStageParams sam_stage, const postprocess::ComponentFilter* filter = nullptr);
 
   // mc_dropout_samples > 0 also measures the uncertainty (infer::PredictParams), with the
   // dropout masks seeded by mc_seed. member_labels also fills StageLabels::members.
@@ -52,6 +57,7 @@ class StagePipeline {
   sam::SamPredictor* sam_;
   const AdaptationPredictor* an_;
   SamStageParams sam_stage_;
+  const postprocess::ComponentFilter* filter_;
 };
 
 }  // namespace aslseg::loop
