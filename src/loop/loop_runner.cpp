@@ -323,7 +323,10 @@ class Loop {
         spdlog::warn("round {}: component filter off: {}", k, fit.filter.reason());
     }
     io::write_text_atomically(layout_.round_dir(k) / kComponentFilterFile, j.dump(2) + "\n");
-    state_.mark_done(step, {{"enabled", j.at("enabled")}});
+    json info{{"enabled", j.at("enabled")}};
+    for (const char* key : {"reason", "fit"})
+      if (j.contains(key)) info[key] = j.at(key);
+    state_.mark_done(step, info);
   }
 
   struct Models {
@@ -527,6 +530,12 @@ class Loop {
         json all = json::array();
         for (int m = 0; m < members(); ++m) all.push_back(state_.info(ss_step(k, m)));
         r["ss_members"] = all;
+      }
+      const std::string filter = round_step(k, kComponentFilterStep);
+      if (state_.done(filter)) {
+        r["component_filter"] = state_.info(filter);
+        r["component_filter"]["removed_from_pool_pl1"] =
+            state_.info(round_step(k, "pseudo_labels")).value("filtered_components", json(nullptr));
       }
       const std::string test = round_step(k, "test");
       r["test"] = state_.done(test) ? state_.info(test) : json::object();

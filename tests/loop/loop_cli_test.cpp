@@ -153,6 +153,9 @@ TEST_F(LoopCli, TwoRoundsSelectScoreEachStageAndExportThreeFormats) {
             split.at("labelled").size() + r1.size());
   for (const json& r : summary.at("rounds")) {
     const int k = r.at("round");
+    // What the component filter was fitted on: SS on the 2 expert-labelled volumes.
+    EXPECT_EQ(r.at("component_filter").at("fit").at("cases"), split.at("labelled").size());
+    EXPECT_TRUE(r.at("component_filter").at("removed_from_pool_pl1").is_number_integer());
     for (const char* stage : {"ss", "ss_sam", "ss_sam_an"}) {
       SCOPED_TRACE(std::to_string(k) + " " + stage);
       const json& t = r.at("test").at(stage);
