@@ -76,6 +76,7 @@ int run(int argc, char** argv) {
   register_dataset(app, ctx);
   register_sam(app, ctx);
   register_report(app, ctx);
+  register_component_filter(app, ctx);
 
   // Logging must be configured before any command callback runs.
   app.parse_complete_callback([&] {

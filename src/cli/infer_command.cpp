@@ -43,6 +43,7 @@ struct Options {
   bool no_largest_component = false;
   bool no_tumour_in_liver = false;
   bool no_component_filter = false;
+  fs::path component_filter;  // empty: the run's own, if --model is a loop run
   bool save_probabilities = false;
   bool bf16 = false;
   bool mirror = false;
@@ -137,11 +138,15 @@ void log_model(const std::vector<fs::path>& checkpoints, const infer::Predictor&
       predictor.device().str());
 }
 
-// The loop's component filter of the run given as --model (its last finished round's), unless
-// --no-component-filter or the model is not one loop run; a disabled filter otherwise.
+// --component-filter FILE, else the loop's component filter of the run given as --model (its
+// last finished round's); a disabled filter with --no-component-filter or when there is none.
 postprocess::ComponentFilter component_filter(const Options& o) {
-  if (o.no_component_filter || o.models.size() != 1) return {};
-  const auto path = infer::resolve_component_filter(o.models.front());
+  if (o.no_component_filter) return {};
+  std::optional<fs::path> path;
+  if (!o.component_filter.empty())
+    path = o.component_filter;
+  else if (o.models.size() == 1)
+    path = infer::resolve_component_filter(o.models.front());
   if (!path) return {};
   postprocess::ComponentFilter f;
   try {
@@ -323,6 +328,9 @@ void register_infer(CLI::App& app, CommandContext& ctx) {
                 "Keep every liver island (default: only the largest 3D component)");
   cmd->add_flag("--no-tumour-in-liver", opt->no_tumour_in_liver,
                 "Keep tumour voxels that touch no liver (default: they become background)");
+  cmd->add_option("--component-filter", opt->component_filter,
+                  "A component filter of 'aslseg component-filter' (JSON) to apply instead of "
+                  "the run's own");
   cmd->add_flag("--no-component-filter", opt->no_component_filter,
                 "With a loop run as --model: keep every tumour component (default: apply the "
                 "round's learned component filter, RUN/round_K/component_filter.json, as the "

@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "aslseg/io/volume_io.h"
+#include "aslseg/preprocess/connected_components.h"
 #include "common/test_util.h"
 
 namespace aslseg {
@@ -80,6 +82,74 @@ TEST(LearningCli, SupervisedRunFindsTheTumourOnHeldOutPhantoms) {
   liver /= static_cast<double>(metrics.at("cases").size());
   EXPECT_GE(mean, kMinTumourDice) << read_text(log);
   EXPECT_GE(liver, kMinLiverDice);
+}
+
+// `aslseg component-filter` fitted on the run's labelled cases, then `infer` with and without
+// it: the filter only turns whole tumour components of the unfiltered mask into liver.
+TEST(LearningCli, ComponentFilterRemovesWholeTumourComponents) {
+  testing::TempDir dir;
+  const fs::path data = dir.path() / "data";
+  const fs::path config = dir.path() / "learn.json";
+  const fs::path run = dir.path() / "run";
+  const fs::path log = dir.path() / "log.txt";
+  std::ofstream(config) << learning_config().dump(2);
+  ASSERT_EQ(run_cli("synth --out " + data.string() +
+                        " --cases 10 --size 48,48,16 --spacing 6,6,8 --tumours 1,3"
+                        " --tumour-radius 15,35 --seed 5",
+                    log),
+            0)
+      << read_text(log);
+  ASSERT_EQ(run_cli("train --config " + config.string() + " --data " + data.string() + " --out " +
+                        run.string(),
+                    log),
+            0)
+      << read_text(log);
+  const fs::path filter = dir.path() / "filter.json";
+  ASSERT_EQ(run_cli("component-filter --model " + run.string() + " --data " + data.string() +
+                        " --split " + (run / "split.json").string() + " --out " + filter.string() +
+                        " --min-examples 1",
+                    log),
+            0)
+      << read_text(log);
+  const json f = json::parse(read_text(filter));
+  const json split = json::parse(read_text(run / "split.json"));
+  EXPECT_EQ(f.at("fit").at("cases"), split.at("labelled").size());
+  ASSERT_TRUE(f.at("enabled").get<bool>()) << f.dump(2);
+  EXPECT_LE(f.at("fit").at("kept_false_voxels"), f.at("fit").at("false_voxels"));
+
+  const fs::path plain = dir.path() / "plain", filtered = dir.path() / "filtered";
+  const std::string input = " --input " + data.string();
+  ASSERT_EQ(run_cli("infer --model " + run.string() + input + " --output " + plain.string(), log),
+            0)
+      << read_text(log);
+  ASSERT_EQ(run_cli("infer --model " + run.string() + input + " --output " + filtered.string() +
+                        " --component-filter " + filter.string(),
+                    log),
+            0)
+      << read_text(log);
+  int64_t removed = 0, kept = 0;
+  for (const auto& e : fs::directory_iterator(plain)) {
+    SCOPED_TRACE(e.path().filename().string());
+    const LabelMap a = io::read_labels(e.path());
+    const LabelMap b = io::read_labels(filtered / e.path().filename());
+    LabelMap tumour(a.geometry, 0);
+    for (size_t i = 0; i < a.voxels.size(); ++i) tumour.voxels[i] = a.voxels[i] == kTumour;
+    const preprocess::Components c = preprocess::label_components(tumour);
+    std::vector<int64_t> changed(static_cast<size_t>(c.count()) + 1, 0);
+    for (size_t i = 0; i < a.voxels.size(); ++i) {
+      if (a.voxels[i] == b.voxels[i]) continue;
+      ASSERT_EQ(a.voxels[i], kTumour);
+      ASSERT_EQ(b.voxels[i], kLiver);
+      ++changed[static_cast<size_t>(c.labels[i])];
+    }
+    for (int32_t k = 1; k <= c.count(); ++k) {
+      const int64_t n = changed[static_cast<size_t>(k)];
+      EXPECT_TRUE(n == 0 || n == c.sizes[static_cast<size_t>(k)]) << "component " << k;
+      (n == 0 ? kept : removed) += 1;
+    }
+  }
+  EXPECT_GT(removed, 0) << "a net of 500 steps predicts false specks; the filter drops some";
+  EXPECT_GT(kept, 0);
 }
 
 }  // namespace

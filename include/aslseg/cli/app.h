@@ -29,6 +29,7 @@ void register_synth(CLI::App& app, CommandContext& ctx);
 void register_dataset(CLI::App& app, CommandContext& ctx);
 void register_sam(CLI::App& app, CommandContext& ctx);
 void register_report(CLI::App& app, CommandContext& ctx);
+void register_component_filter(CLI::App& app, CommandContext& ctx);
 
 // Parses argv, runs the chosen command, maps exceptions to exit codes.
 int run(int argc, char** argv);
