@@ -30,6 +30,8 @@ const std::vector<std::string> kSelectionKeys{"reliability",
                                               "tau",
                                               "tau_liver",
                                               "max_fraction",
+                                              "min_selected",
+                                              "tau_min",
                                               "both_empty_reliability",
                                               "small_volume_voxels",
                                               "max_uncertainty"};
@@ -68,6 +70,8 @@ void to_json(json& j, const SelectionParams& p) {
            {"tau", p.tau},
            {"tau_liver", p.tau_liver},
            {"max_fraction", p.max_fraction},
+           {"min_selected", p.min_selected},
+           {"tau_min", p.tau_min},
            {"both_empty_reliability", p.both_empty_reliability},
            {"small_volume_voxels", p.small_volume_voxels},
            {"max_uncertainty", p.max_uncertainty ? json(*p.max_uncertainty) : json(nullptr)}};
@@ -89,6 +93,8 @@ void from_json(const json& j, SelectionParams& p) {
   config::read_if_present(j, "tau", p.tau, where);
   config::read_if_present(j, "tau_liver", p.tau_liver, where);
   config::read_if_present(j, "max_fraction", p.max_fraction, where);
+  config::read_if_present(j, "min_selected", p.min_selected, where);
+  config::read_if_present(j, "tau_min", p.tau_min, where);
   config::read_if_present(j, "both_empty_reliability", p.both_empty_reliability, where);
   config::read_if_present(j, "small_volume_voxels", p.small_volume_voxels, where);
   if (j.contains("max_uncertainty")) {

@@ -61,6 +61,8 @@ void validate(const SelectionParams& p) {
   if (!in_unit_interval(p.tau_liver)) fail("tau_liver must be in [0, 1]");
   if (!in_unit_interval(p.both_empty_reliability)) fail("both_empty_reliability must be in [0, 1]");
   if (!in_unit_interval(p.max_fraction)) fail("max_fraction must be in [0, 1]");
+  if (p.min_selected < 0) fail("min_selected must be >= 0");
+  if (!in_unit_interval(p.tau_min)) fail("tau_min must be in [0, 1]");
   if (p.small_volume_voxels < 0) fail("small_volume_voxels must be >= 0");
   if (p.max_uncertainty && std::isnan(*p.max_uncertainty)) fail("max_uncertainty is NaN");
 }
@@ -209,6 +211,23 @@ std::vector<Decision> select(const std::vector<CaseScore>& scores, const Selecti
       d.verdict = Verdict::kSelected;
       d.reason = fmt::format("reliability {:.3f} >= tau {:.3f} ({})", s.reliability, p.tau, why);
     }
+  }
+  // Fill up to min_selected with the most reliable cases below tau (out is sorted by
+  // reliability, so they come in order).
+  const size_t wanted = std::min(cap, static_cast<size_t>(p.min_selected));
+  for (Decision& d : out) {
+    if (taken >= wanted) break;
+    const CaseScore& s = d.score;
+    if (d.verdict != Verdict::kBelowTau || !(s.reliability >= p.tau_min)) continue;
+    const bool gated = p.max_uncertainty && s.tumour_voxels_pl3 > 0 &&
+                       !(s.uncertainty && *s.uncertainty < *p.max_uncertainty);
+    if (gated) continue;
+    ++taken;
+    d.verdict = Verdict::kSelected;
+    d.reason = fmt::format(
+        "reliability {:.3f} < tau {:.3f} but >= tau_min {:.3f}, among the min_selected {} most "
+        "reliable ({})",
+        s.reliability, p.tau, p.tau_min, p.min_selected, rule_reason(s, p));
   }
   return out;
 }

@@ -120,6 +120,42 @@ TEST(Selection, CapIsAtLeastOneAndZeroFractionSelectsNothing) {
   for (const Decision& d : select({dice_score("1", 0.99)}, p)) EXPECT_FALSE(d.selected());
 }
 
+TEST(Selection, MinSelectedFillsUpWithTheMostReliableAboveTauMin) {
+  SelectionParams p;
+  p.tau = 0.7;
+  p.max_fraction = 1.0;
+  p.min_selected = 2;
+  p.tau_min = 0.5;
+  // One case reaches tau; the next most reliable (0.69) fills up; 0.6 would too, but two are
+  // enough; 0.45 is below tau_min.
+  auto ds = select(
+      {dice_score("a", 0.9), dice_score("b", 0.6), dice_score("c", 0.69), dice_score("d", 0.45)},
+      p);
+  EXPECT_TRUE(find(ds, "a").selected());
+  EXPECT_TRUE(find(ds, "c").selected());
+  EXPECT_NE(find(ds, "c").reason.find("tau_min"), std::string::npos) << find(ds, "c").reason;
+  EXPECT_EQ(find(ds, "b").verdict, Verdict::kBelowTau);
+  EXPECT_EQ(find(ds, "d").verdict, Verdict::kBelowTau);
+  // Nothing at tau: the best one above tau_min; none when all are below it.
+  ds = select({dice_score("x", 0.55), dice_score("y", 0.4)}, p);
+  EXPECT_TRUE(find(ds, "x").selected());
+  EXPECT_FALSE(find(ds, "y").selected());
+  for (const Decision& d : select({dice_score("z", 0.49)}, p)) EXPECT_FALSE(d.selected());
+  // The cap still holds (2 cases at 0.5 -> 1), and enough at tau need no filling.
+  p.max_fraction = 0.5;
+  ds = select({dice_score("u", 0.6), dice_score("v", 0.65)}, p);
+  EXPECT_TRUE(find(ds, "v").selected());
+  EXPECT_FALSE(find(ds, "u").selected());
+  p.max_fraction = 1.0;
+  ds = select({dice_score("s", 0.8), dice_score("t", 0.75), dice_score("w", 0.6)}, p);
+  EXPECT_FALSE(find(ds, "w").selected());
+  // The uncertainty gate applies to the filling too.
+  p.max_uncertainty = 0.2;
+  ds = select({dice_score("g", 0.6, 0.5), dice_score("h", 0.55, 0.1)}, p);
+  EXPECT_FALSE(find(ds, "g").selected());
+  EXPECT_TRUE(find(ds, "h").selected());
+}
+
 TEST(Selection, UncertaintyGate) {
   SelectionParams p;
   p.max_fraction = 1.0;

@@ -43,6 +43,12 @@ struct SelectionParams {
   double tau = kDefaultTau;  // reliability >= tau is selected (inclusive)
   // Share of the unlabelled pool that may move per round: at most max(1, floor(f * pool)).
   double max_fraction = kDefaultMaxFraction;
+  // When fewer than this many cases reach tau, the most reliable of the others fill up to it
+  // (still under the cap and the uncertainty gate) if their reliability is >= tau_min: a round
+  // whose best case falls just short of tau then still moves its best pseudo-label instead of
+  // stopping the loop. 0: tau alone decides.
+  int64_t min_selected = 0;
+  double tau_min = 0.5;
   double tau_liver = kDefaultTauLiver;  // liver Dice the empty cases need
   double both_empty_reliability = 1.0;  // reliability of an agreeing tumour-free volume
   int64_t small_volume_voxels = kDefaultSmallVolumeVoxels;  // 0: any tumour is "large"

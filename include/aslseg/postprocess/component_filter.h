@@ -55,7 +55,7 @@ TumourComponents tumour_components(const LabelMap& labels, const Image& tumour_p
 std::vector<bool> touches_tumour(const preprocess::Components& c, const LabelMap& truth);
 
 struct ComponentFilterParams {
-  double threshold = 0.5;  // P(true) below which a component is removed
+  double threshold = 0.3;  // P(true) below which a component is removed (loop_params.h: why)
   double l2 = 0.01;        // ridge penalty on the standardised weights
   int64_t iterations = 3000;
   double learning_rate = 0.5;
