@@ -8,7 +8,8 @@
 #     volumes, no loop (the loop's round 1 is this row when its config trains that paradigm);
 #   - supervised 10 % and supervised 100 % (the upper bound): the same net and recipe trained
 #     with the supervised loss on the labelled 10 % / all training cases, as an ensemble of as
-#     many nets as the loop's SS has (loop.ss_members), so the rows differ in the labels only.
+#     many nets as the loop's SS has (loop.ss_members), with the loop's component filter
+#     fitted on their own labelled volumes, so the rows differ in the labels only.
 # Tumour Dice is the mean over the test cases that have tumour; mean ± sd over seeds. Writes
 # OUT/results.md, OUT/loop_results.png (tumour Dice per round and stage) and
 # OUT/learning_curves.png, and replaces the generated part of docs/loop_results.md (between
@@ -46,6 +47,12 @@ mkdir -p "$OUT"
 BIN="$OUT/aslseg"
 [ -x "$BIN" ] || cp "$SOURCE_BIN" "$BIN"  # one binary for every run, whatever the build does
 MEMBERS=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['loop'].get('ss_members', 1))" "$CONFIG")
+# The loop's component filter (docs/loop.md): the baselines get the same post-processing,
+# fitted on their own labelled volumes, so that the rows differ in the labels only.
+FILTER_THRESHOLD=$("$PY" -c "
+import json, sys
+f = json.load(open(sys.argv[1])).get('loop', {}).get('component_filter', {})
+print(f.get('threshold', 0.3) if f.get('enabled', True) else 'off')" "$CONFIG")
 # A loop's round 1 is the 10 % ensemble of its own paradigm (same nets, seeds, labels and
 # steps): that row is read from the loop (loop_results.py) instead of trained twice.
 LOOP_PARADIGM=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1])).get('ssl', {}).get('paradigm', 'mean_teacher'))" "$CONFIG")
@@ -78,7 +85,15 @@ baseline() {
     models+=("$run/ss/checkpoint.pt")
   done
   rm -rf "$dir/pred"
-  "$BIN" -q infer --model "$(IFS=,; echo "${models[*]}")" --input "$data/test/images" \
+  local model filter=()
+  model="$(IFS=,; echo "${models[*]}")"
+  if [ "$FILTER_THRESHOLD" != off ]; then
+    # The loop's post-processing, fitted the same way on this row's own labelled volumes.
+    "$BIN" -q component-filter --model "$model" --data "$data" --split "$data/split$share.json" \
+      --out "$dir/component_filter.json" --threshold "$FILTER_THRESHOLD" >"$dir.filter.log" 2>&1
+    filter=(--component-filter "$dir/component_filter.json")
+  fi
+  "$BIN" -q infer --model "$model" "${filter[@]}" --input "$data/test/images" \
     --output "$dir/pred" >"$dir.infer.log" 2>&1
   "$BIN" -q evaluate --pred "$dir/pred" --gt "$data/test/labels" --out "$dir/test_metrics.json" \
     >"$dir.evaluate.log" 2>&1
