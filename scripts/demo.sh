@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The README's demo command: installs, builds, makes a small synthetic CT set with
 # `aslseg synth`, runs the ASLseg loop with configs/demo.json on the CPU (up to 2 rounds; SS is
-# an ensemble of two U-Nets trained on the labels, whose agreement selects the pseudo-labels;
+# an ensemble of two U-Nets trained on the labels, whose doubtful tumour components a filter
+# learned on the labelled volumes removes, and whose agreement selects the pseudo-labels;
 # round 2's nets start from round 1's; SAM and the adaptation net are switched off there
 # because, from random weights, they lowered the tumour Dice in every measurement,
 # docs/loop_results.md), exports the selected pseudo-labels as an nnU-Net dataset, and prints
 # the test split's metrics per round and stage. The two members of a round train side by side,
-# one core each. The loop takes 2 min 31 s on a 2-core AVX512 machine once built (9 min was
-# measured on a 2-core AVX2 one with the members one after the other). The recipe:
-# docs/ss_recipe.md.
+# one core each. The loop takes 3 min 13 s on a 2-core AVX512 machine once built (about 9 min
+# on a 2-core AVX2 one). The recipe: docs/ss_recipe.md; the filter: docs/loop.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
