@@ -48,24 +48,30 @@ json learning_config() {
           {"loop", {{"rounds", 0}}}};
 }
 
-TEST(LearningCli, SupervisedRunFindsTheTumourOnHeldOutPhantoms) {
-  testing::TempDir dir;
-  const fs::path data = dir.path() / "data";
-  const fs::path config = dir.path() / "learn.json";
-  const fs::path run = dir.path() / "run";
-  const fs::path log = dir.path() / "log.txt";
+// The fixed phantom set and the supervised run on it, in `dir`: DIR/data, DIR/run, DIR/log.txt.
+void synth_and_train(const fs::path& dir) {
+  const fs::path config = dir / "learn.json";
+  const fs::path log = dir / "log.txt";
   std::ofstream(config) << learning_config().dump(2);
-  ASSERT_EQ(run_cli("synth --out " + data.string() +
+  ASSERT_EQ(run_cli("synth --out " + (dir / "data").string() +
                         " --cases 10 --size 48,48,16 --spacing 6,6,8 --tumours 1,3"
                         " --tumour-radius 15,35 --seed 5",
                     log),
             0)
       << read_text(log);
-  ASSERT_EQ(run_cli("train --config " + config.string() + " --data " + data.string() + " --out " +
-                        run.string(),
+  ASSERT_EQ(run_cli("train --config " + config.string() + " --data " + (dir / "data").string() +
+                        " --out " + (dir / "run").string(),
                     log),
             0)
       << read_text(log);
+}
+
+TEST(LearningCli, SupervisedRunFindsTheTumourOnHeldOutPhantoms) {
+  testing::TempDir dir;
+  const fs::path data = dir.path() / "data";
+  const fs::path run = dir.path() / "run";
+  const fs::path log = dir.path() / "log.txt";
+  ASSERT_NO_FATAL_FAILURE(synth_and_train(dir.path()));
 
   const json metrics = json::parse(read_text(run / "ss" / "test_metrics.json"));
   std::vector<double> tumour;
@@ -89,21 +95,9 @@ TEST(LearningCli, SupervisedRunFindsTheTumourOnHeldOutPhantoms) {
 TEST(LearningCli, ComponentFilterRemovesWholeTumourComponents) {
   testing::TempDir dir;
   const fs::path data = dir.path() / "data";
-  const fs::path config = dir.path() / "learn.json";
   const fs::path run = dir.path() / "run";
   const fs::path log = dir.path() / "log.txt";
-  std::ofstream(config) << learning_config().dump(2);
-  ASSERT_EQ(run_cli("synth --out " + data.string() +
-                        " --cases 10 --size 48,48,16 --spacing 6,6,8 --tumours 1,3"
-                        " --tumour-radius 15,35 --seed 5",
-                    log),
-            0)
-      << read_text(log);
-  ASSERT_EQ(run_cli("train --config " + config.string() + " --data " + data.string() + " --out " +
-                        run.string(),
-                    log),
-            0)
-      << read_text(log);
+  ASSERT_NO_FATAL_FAILURE(synth_and_train(dir.path()));
   const fs::path filter = dir.path() / "filter.json";
   ASSERT_EQ(run_cli("component-filter --model " + run.string() + " --data " + data.string() +
                         " --split " + (run / "split.json").string() + " --out " + filter.string() +
