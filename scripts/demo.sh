@@ -8,7 +8,7 @@
 # docs/loop_results.md), exports the selected pseudo-labels as an nnU-Net dataset, and prints
 # the test split's metrics per round and stage. The two members of a round train side by side,
 # one core each. The loop takes 3 min 43 s on a 2-core AVX512 machine once built (about 9 min
-# on a 2-core AVX2 one). The recipe: docs/ss_recipe.md; the filter: docs/loop.md.
+# was measured on a 2-core AVX2 one before the component filter). The recipe: docs/ss_recipe.md; the filter: docs/loop.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
