@@ -54,22 +54,12 @@ void run_component_filter(const Options& o) {
   spdlog::info("component filter: {} net(s) on {} labelled case(s)", checkpoints.size(),
                labelled.size());
   const loop::ComponentFilterFit fit = loop::fit_component_filter(ss, labelled, o.params);
-  nlohmann::json j = fit.filter.to_json();
-  j["fit"] = fit.info;
   if (!o.out.parent_path().empty()) fs::create_directories(o.out.parent_path());
-  io::write_text_atomically(o.out, j.dump(2) + "\n");
+  io::write_text_atomically(o.out, fit.to_json().dump(2) + "\n");
   if (fit.filter.enabled())
-    spdlog::info(
-        "component filter: fitted on {} true and {} false tumour components; keeps {} of {} true "
-        "and {} of {} false voxels there -> {}",
-        fit.info.at("true_components").get<int64_t>(),
-        fit.info.at("false_components").get<int64_t>(),
-        fit.info.at("kept_true_voxels").get<int64_t>(), fit.info.at("true_voxels").get<int64_t>(),
-        fit.info.at("kept_false_voxels").get<int64_t>(), fit.info.at("false_voxels").get<int64_t>(),
-        o.out.string());
+    spdlog::info("component filter: {} -> {}", fit.summary(), o.out.string());
   else
-    spdlog::warn("component filter: off ({}); written as such to {}", fit.filter.reason(),
-                 o.out.string());
+    spdlog::warn("component filter: {}; written as such to {}", fit.summary(), o.out.string());
 }
 
 }  // namespace

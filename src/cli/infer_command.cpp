@@ -13,12 +13,12 @@
 #include "aslseg/checkpoint/checkpoint.h"
 #include "aslseg/cli/app.h"
 #include "aslseg/cli/progress.h"
-#include "aslseg/config/json_fields.h"
 #include "aslseg/core/runtime.h"
 #include "aslseg/infer/inputs.h"
 #include "aslseg/infer/predictor.h"
 #include "aslseg/io/error.h"
 #include "aslseg/io/volume_io.h"
+#include "aslseg/loop/component_filter_fit.h"
 #include "aslseg/postprocess/component_filter.h"
 
 namespace aslseg::cli {
@@ -148,12 +148,7 @@ postprocess::ComponentFilter component_filter(const Options& o) {
   else if (o.models.size() == 1)
     path = infer::resolve_component_filter(o.models.front());
   if (!path) return {};
-  postprocess::ComponentFilter f;
-  try {
-    f = postprocess::ComponentFilter::from_json(config::read_json_file(*path));
-  } catch (const std::invalid_argument& e) {
-    throw InputError(path->string(), e.what());
-  }
+  const postprocess::ComponentFilter f = loop::read_component_filter(*path);
   if (f.enabled())
     spdlog::info(
         "model: the run's component filter ({}): tumour components it scores below {} "

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "aslseg/cli/progress.h"
+#include "aslseg/config/json_fields.h"
 #include "aslseg/io/error.h"
 #include "aslseg/io/volume_io.h"
 
@@ -11,11 +12,6 @@ namespace aslseg::loop {
 ComponentFilterFit fit_component_filter(infer::Predictor& ss,
                                         const std::vector<dataset::LabelledCase>& labelled,
                                         const ComponentFilterLoopParams& params) {
-  struct Counted {
-    postprocess::TumourComponents components;
-    std::vector<bool> is_tumour;
-  };
-  std::vector<Counted> seen;
   std::vector<postprocess::ComponentExample> examples;
   int64_t cases = 0;
   cli::Progress progress("component filter: SS on the labelled volumes",
@@ -27,13 +23,12 @@ ComponentFilterFit fit_component_filter(infer::Predictor& ss,
       infer::PredictParams p;
       p.member_labels = ss.ensemble_size() > 1;
       const infer::Prediction pred = ss.predict(hu, p, /*want_tumour_probability=*/true);
-      Counted k{postprocess::tumour_components(pred.labels, *pred.tumour_probability, hu,
-                                               pred.member_labels),
-                {}};
-      k.is_tumour = postprocess::touches_tumour(k.components.components, truth);
-      for (size_t i = 0; i < k.is_tumour.size(); ++i)
-        examples.push_back({k.components.features[i], k.is_tumour[i]});
-      seen.push_back(std::move(k));
+      // Only the features and the truth are kept: the component label map is volume-sized.
+      const postprocess::TumourComponents t = postprocess::tumour_components(
+          pred.labels, *pred.tumour_probability, hu, pred.member_labels);
+      const std::vector<bool> is_tumour = postprocess::touches_tumour(t.components, truth);
+      for (size_t i = 0; i < is_tumour.size(); ++i)
+        examples.push_back({t.features[i], is_tumour[i]});
       ++cases;
     } catch (const InputError& e) {
       spdlog::error("component filter: {}", e.what());
@@ -48,17 +43,15 @@ ComponentFilterFit fit_component_filter(infer::Predictor& ss,
   ComponentFilterFit out{postprocess::ComponentFilter::fit(examples, fp), {}};
   // Components and voxels by truth, and what the filter keeps of each.
   int64_t n[2] = {0, 0}, voxels[2] = {0, 0}, kept_n[2] = {0, 0}, kept_voxels[2] = {0, 0};
-  for (const Counted& k : seen)
-    for (size_t i = 0; i < k.is_tumour.size(); ++i) {
-      const int t = k.is_tumour[i] ? 1 : 0;
-      const auto& f = k.components.features[i];
-      ++n[t];
-      voxels[t] += f.voxels;
-      if (out.filter.probability(f) >= out.filter.threshold()) {
-        ++kept_n[t];
-        kept_voxels[t] += f.voxels;
-      }
+  for (const postprocess::ComponentExample& e : examples) {
+    const int t = e.is_tumour ? 1 : 0;
+    ++n[t];
+    voxels[t] += e.features.voxels;
+    if (out.filter.probability(e.features) >= out.filter.threshold()) {
+      ++kept_n[t];
+      kept_voxels[t] += e.features.voxels;
     }
+  }
   out.info = {{"cases", cases},
               {"true_components", n[1]},
               {"false_components", n[0]},
@@ -69,6 +62,30 @@ ComponentFilterFit fit_component_filter(infer::Predictor& ss,
               {"kept_true_voxels", kept_voxels[1]},
               {"kept_false_voxels", kept_voxels[0]}};
   return out;
+}
+
+nlohmann::json ComponentFilterFit::to_json() const {
+  nlohmann::json j = filter.to_json();
+  j["fit"] = info;
+  return j;
+}
+
+std::string ComponentFilterFit::summary() const {
+  if (!filter.enabled()) return "off: " + filter.reason();
+  const auto n = [&](const char* key) { return info.at(key).get<int64_t>(); };
+  return fmt::format(
+      "fitted on {} true and {} false tumour components of the labelled volumes; it keeps {} of "
+      "{} true and {} of {} false voxels there",
+      n("true_components"), n("false_components"), n("kept_true_voxels"), n("true_voxels"),
+      n("kept_false_voxels"), n("false_voxels"));
+}
+
+postprocess::ComponentFilter read_component_filter(const std::filesystem::path& path) {
+  try {
+    return postprocess::ComponentFilter::from_json(config::read_json_file(path));
+  } catch (const std::invalid_argument& e) {
+    throw InputError(path.string(), e.what());
+  }
 }
 
 }  // namespace aslseg::loop

@@ -307,20 +307,11 @@ class Loop {
       infer::Predictor ss = infer::Predictor::from_checkpoints(ss_checkpoints(k), device_);
       const ComponentFilterFit fit =
           fit_component_filter(ss, initial_.labelled, params_.component_filter);
-      j = fit.filter.to_json();
-      j["fit"] = fit.info;
+      j = fit.to_json();
       if (fit.filter.enabled())
-        spdlog::info(
-            "round {}: component filter fitted on {} true and {} false tumour components of SS "
-            "on the labelled volumes; it keeps {} of {} true and {} of {} false voxels there",
-            k, fit.info.at("true_components").get<int64_t>(),
-            fit.info.at("false_components").get<int64_t>(),
-            fit.info.at("kept_true_voxels").get<int64_t>(),
-            fit.info.at("true_voxels").get<int64_t>(),
-            fit.info.at("kept_false_voxels").get<int64_t>(),
-            fit.info.at("false_voxels").get<int64_t>());
+        spdlog::info("round {}: component filter {}", k, fit.summary());
       else
-        spdlog::warn("round {}: component filter off: {}", k, fit.filter.reason());
+        spdlog::warn("round {}: component filter {}", k, fit.summary());
     }
     io::write_text_atomically(layout_.round_dir(k) / kComponentFilterFile, j.dump(2) + "\n");
     json info{{"enabled", j.at("enabled")}};
@@ -342,8 +333,7 @@ class Loop {
   Models models(int k) const {
     Models m{infer::Predictor::from_checkpoints(ss_checkpoints(k), device_), {}, {}, {}};
     const fs::path filter = layout_.round_dir(k) / kComponentFilterFile;
-    if (fs::exists(filter))
-      m.filter = postprocess::ComponentFilter::from_json(read_json_file(filter));
+    if (fs::exists(filter)) m.filter = read_component_filter(filter);
     if (skipped(kStepSam).empty()) m.sam.emplace(sam_predictor());
     if (skipped(kStepAn).empty()) m.an.emplace(an_checkpoint(), ss_.device);
     return m;
