@@ -27,6 +27,8 @@
 # (default "1 2 3"), ASLSEG_RESULTS_UPPER_SEEDS (the supervised 100 % row's seeds, default the
 # same; a seed without its own uses their mean for its gap share), ASLSEG_RESULTS_FAMILIES
 # (default "a b"), ASLSEG_RESULTS_PARADIGMS (the SSL-only rows, default "mean_teacher"),
+# ASLSEG_RESULTS_SET (space-separated KEY=VALUE overrides of the config given to every
+# `train`, loop and baselines alike, e.g. "optim.steps=8000"),
 # ASLSEG_RESULTS_NO_DOC=1 (leave docs/loop_results.md alone), ASLSEG_PYTHON
 # (a python3 with matplotlib for the plots).
 set -euo pipefail
@@ -38,6 +40,8 @@ SEEDS="${ASLSEG_RESULTS_SEEDS:-1 2 3}"
 UPPER_SEEDS="${ASLSEG_RESULTS_UPPER_SEEDS:-$SEEDS}"  # seeds of the supervised 100 % row
 FAMILIES="${ASLSEG_RESULTS_FAMILIES:-a b}"
 PARADIGMS="${ASLSEG_RESULTS_PARADIGMS-mean_teacher}"  # set and empty: no SSL-only rows
+SETS=()  # the config overrides of every training run
+for kv in ${ASLSEG_RESULTS_SET:-}; do SETS+=(--set "$kv"); done
 PY="${ASLSEG_PYTHON:-python3}"
 if ! "$PY" -c "import matplotlib" 2>/dev/null && /usr/bin/python3 -c "import matplotlib" 2>/dev/null
 then PY=/usr/bin/python3; fi
@@ -79,7 +83,7 @@ baseline() {
     [ -f "$run/summary.json" ] || {
       rm -rf "$run"
       "$BIN" -q train --config "$CONFIG" --data "$data" --split "$data/split$share.json" \
-        --out "$run" --set ssl.paradigm="$paradigm" --set loop.rounds=0 \
+        --out "$run" "${SETS[@]}" --set ssl.paradigm="$paradigm" --set loop.rounds=0 \
         --set seed=$((seed + m)) >"$dir.member_$m.log" 2>&1
     }
     models+=("$run/ss/checkpoint.pt")
@@ -113,7 +117,7 @@ for seed in $SEEDS; do
       echo "family $f seed $seed: the loop ($CONFIG)"
       start=$(date +%s)
       "$BIN" -q train --config "$CONFIG" --data "$data" --split "$data/split10.json" --out "$loop" \
-        --set seed="$seed" >"$loop.log" 2>&1 || echo "  failed: see $loop.log"
+        "${SETS[@]}" --set seed="$seed" >"$loop.log" 2>&1 || echo "  failed: see $loop.log"
       echo $(( $(date +%s) - start )) >"$loop.seconds"
     fi
     for share in 10 100; do
@@ -135,6 +139,6 @@ for seed in $SEEDS; do
 done
 echo "runs took $(( ($(date +%s) - start_all) / 60 )) min"
 
-"$PY" scripts/loop_results.py --out "$OUT" --config "$CONFIG" --seeds $SEEDS --families $FAMILIES \
+"$PY" scripts/loop_results.py --out "$OUT" --config "$CONFIG" --set "${ASLSEG_RESULTS_SET:-}" --seeds $SEEDS --families $FAMILIES \
   --paradigms $PARADIGMS \
   $([ -n "${ASLSEG_RESULTS_NO_DOC:-}" ] || echo "--doc docs/loop_results.md")

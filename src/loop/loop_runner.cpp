@@ -76,11 +76,19 @@ class Loop {
     LoopResult result;
     for (int k = 1; k <= params_.rounds; ++k) {
       const auto pool = pool_for(k);
-      if (pool.empty()) {
-        spdlog::info("round {}: no unlabelled volume left; the loop stops", k);
-        stopped_ = "no unlabelled volume left before round " + std::to_string(k);
+      // An empty pool after round 1 still gets its round: the SS of the labelled set that the
+      // last selection completed is what the loop exists to produce. Its (empty) selection
+      // then stops the loop.
+      if (pool.empty() && k == 1) {
+        spdlog::info("round 1: no unlabelled volume; the loop stops");
+        stopped_ = "no unlabelled volume before round 1";
         break;
       }
+      if (pool.empty())
+        spdlog::info(
+            "round {}: every unlabelled volume is pseudo-labelled now; SS trains on "
+            "them and the loop stops after this round",
+            k);
       if (!train_ss(k)) return result;  // max_steps_this_run reached
       fit_filter(k);
       if (k == 1) {
@@ -91,6 +99,11 @@ class Loop {
       score_test(k);
       const int selected = select_round(k);
       result.rounds_done = k;
+      if (pool.empty()) {
+        if (k < params_.rounds)
+          stopped_ = "no unlabelled volume left after round " + std::to_string(k);
+        break;
+      }
       if (selected == 0) {
         spdlog::info("round {}: nothing selected; later rounds would repeat it, so the loop stops",
                      k);

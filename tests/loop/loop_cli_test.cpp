@@ -353,6 +353,37 @@ TEST_F(LoopCli, EnsembleMembersAreTheSecondOpinion) {
             io::read_labels(layout.stage_label(2, Stage::kPL1, id2)).voxels);
 }
 
+// A round that takes the whole pool still gets its next round: SS trains on the expert and
+// all the pseudo-labelled volumes (nothing unlabelled is left), and the loop stops after it,
+// saying why. Without that round the last selection would never be trained on.
+TEST_F(LoopCli, RoundAfterThePoolRunsOutTrainsOnEveryPseudoLabel) {
+  json config = tiny_loop_config();
+  config["loop"]["rounds"] = 3;
+  config["loop"]["ss_members"] = 2;
+  config["loop"]["stages"] = {{"sam", false}, {"adaptation", false}};
+  config["loop"]["selection"] = {{"reliability", "members"}, {"tau", 0.0}, {"max_fraction", 1.0}};
+  const fs::path config_path = dir_.path() / "all.json";
+  std::ofstream(config_path) << config.dump(2);
+  const fs::path run = dir_.path() / "run_all";
+  const fs::path log = dir_.path() / "all.log";
+  ASSERT_EQ(run_cli("train --config " + config_path.string() + " --data " + data_.string() +
+                        " --out " + run.string(),
+                    log),
+            0)
+      << read_text(log);
+  const json summary = json::parse(read_text(run / "summary.json"));
+  const json& rounds = summary.at("rounds");
+  ASSERT_EQ(rounds.size(), 2u) << summary.dump(2);
+  EXPECT_EQ(rounds[0].at("selected"), 4) << "tau 0 and no cap: the whole pool";
+  EXPECT_EQ(rounds[0].at("ss").at("labelled"), 2);
+  EXPECT_EQ(rounds[1].at("ss").at("labelled"), 6) << "2 expert + 4 pseudo-labelled";
+  EXPECT_EQ(rounds[1].at("pool"), 0);
+  EXPECT_EQ(rounds[1].at("selected"), 0);
+  EXPECT_TRUE(fs::exists(RunLayout(run).ss_checkpoints(2)[1]));
+  EXPECT_FALSE(rounds[1].at("test").empty()) << "round 2's SS is scored on the test split";
+  EXPECT_EQ(summary.at("stopped_early"), "no unlabelled volume left after round 2");
+}
+
 // Starts `aslseg <args>` and returns its pid (the shell execs it, so the pid is aslseg's).
 pid_t spawn_cli(const std::string& args, const fs::path& log) {
   const std::string cmd =
