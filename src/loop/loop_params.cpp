@@ -21,7 +21,10 @@ const std::vector<std::string> kLoopKeys{"rounds",
                                          "sam",
                                          "adaptation",
                                          "stages",
-                                         "component_filter"};
+                                         "component_filter",
+                                         "pseudo_label_loss"};
+const char* const kPseudoLossFull = "full";
+const char* const kPseudoLossPartial = "tumour_and_background";
 const std::vector<std::string> kComponentFilterKeys{"enabled", "threshold", "min_examples"};
 const std::vector<std::string> kWarmStartKeys{"steps", "lr"};
 const std::vector<std::string> kStageKeys{"sam", "adaptation"};
@@ -126,6 +129,7 @@ void to_json(json& j, const LoopParams& p) {
            {"ss_members", p.ss_members},
            {"concurrent_members", p.concurrent_members},
            {"warm_start", {{"steps", p.warm_start.steps}, {"lr", p.warm_start.lr}}},
+           {"pseudo_label_loss", p.pseudo_liver_supervised ? kPseudoLossFull : kPseudoLossPartial},
            {"selection", p.selection},
            {"mc_dropout_samples", p.mc_dropout_samples},
            {"sam",
@@ -152,6 +156,15 @@ void from_json(const json& j, LoopParams& p) {
     throw std::invalid_argument("loop.ss_members must be in [1, " + std::to_string(kMaxSsMembers) +
                                 "], got " + std::to_string(p.ss_members));
   config::read_if_present(j, "concurrent_members", p.concurrent_members, where);
+  if (j.contains("pseudo_label_loss")) {
+    std::string loss;
+    config::read_if_present(j, "pseudo_label_loss", loss, where);
+    if (loss != kPseudoLossFull && loss != kPseudoLossPartial)
+      throw std::invalid_argument("loop.pseudo_label_loss must be \"" +
+                                  std::string(kPseudoLossFull) + "\" or \"" + kPseudoLossPartial +
+                                  "\", got \"" + loss + "\"");
+    p.pseudo_liver_supervised = loss == kPseudoLossFull;
+  }
   if (j.contains("warm_start")) {
     const json& w = j.at("warm_start");
     const std::string here = where + ".warm_start";

@@ -135,7 +135,8 @@ class Loop {
     t.labelled = initial_.labelled;
     for (int r = 1; r < k; ++r)
       for (const SelectedCase& c : load_selected(layout_.selected_json(r), r))
-        t.labelled.push_back({c.id, c.image, layout_.pseudo_label(r, c.id)});
+        t.labelled.push_back(
+            {c.id, c.image, layout_.pseudo_label(r, c.id), !params_.pseudo_liver_supervised});
     t.unlabelled = pool_for(k);
     return t;
   }

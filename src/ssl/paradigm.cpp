@@ -14,6 +14,7 @@
 #include "aslseg/ssl/cps.h"
 #include "aslseg/ssl/losses.h"
 #include "aslseg/ssl/mean_teacher.h"
+#include "aslseg/ssl/slice_data.h"
 #include "aslseg/ssl/supervised.h"
 #include "aslseg/ssl/ua_mt.h"
 #include "aslseg/synth/rng.h"
@@ -139,11 +140,18 @@ JointBatch join_batches(const Batch& labelled, const Batch& unlabelled,
   JointBatch joint;
   joint.num_labelled = b;
   joint.label = labelled.label.to(device, torch::kLong);
-  joint.labelled_valid = valid_of(labelled);
+  const torch::Tensor labelled_image_valid = valid_of(labelled);
+  joint.labelled_valid = labelled_image_valid;
+  // Unsupervised pixels: a valid image, but no target for the supervised loss.
+  const torch::Tensor unsupervised = joint.label == static_cast<int64_t>(kUnsupervisedLabel);
+  if (unsupervised.any().item<bool>()) {
+    joint.labelled_valid = labelled_image_valid * unsupervised.logical_not().to(torch::kFloat);
+    joint.label = joint.label.masked_fill(unsupervised, 0);
+  }
   const torch::Tensor labelled_image = image.to(device);
   if (unlabelled.empty()) {
     joint.image = labelled_image;
-    joint.valid = joint.labelled_valid;
+    joint.valid = labelled_image_valid;
     return joint;
   }
   const torch::Tensor& u = unlabelled.image;
@@ -151,7 +159,7 @@ JointBatch join_batches(const Batch& labelled, const Batch& unlabelled,
     throw std::invalid_argument("SSL loss: unlabelled images " + shape_str(u) +
                                 " do not match labelled images " + shape_str(image));
   joint.image = torch::cat({labelled_image, u.to(device, image.scalar_type())}, 0);
-  joint.valid = torch::cat({joint.labelled_valid, valid_of(unlabelled)}, 0);
+  joint.valid = torch::cat({labelled_image_valid, valid_of(unlabelled)}, 0);
   return joint;
 }
 

@@ -84,8 +84,8 @@ std::vector<int64_t> slices_with_label_at_least(const torch::Tensor& label, uint
 
 // Image, valid mask and (when `label_path` is non-null) labels of one case.
 PreparedVolume prepare_case(const std::string& id, const std::filesystem::path& image_path,
-                            const std::filesystem::path* label_path,
-                            const SliceDataParams& params) {
+                            const std::filesystem::path* label_path, const SliceDataParams& params,
+                            bool liver_unsupervised = false) {
   PreparedVolume v;
   v.id = id;
   Image hu = io::read_image(image_path);
@@ -109,6 +109,8 @@ PreparedVolume prepare_case(const std::string& id, const std::filesystem::path& 
     v.label = mask_tensor(std::move(labels), params.image_size);
     v.tumour_slices = slices_with_label_at_least(v.label, kTumour);
     v.liver_slices = slices_with_label_at_least(v.label, kLiver);
+    if (liver_unsupervised)
+      v.label.masked_fill_(v.label == static_cast<int64_t>(kLiver), kUnsupervisedLabel);
   }
   return v;
 }
@@ -162,7 +164,8 @@ std::vector<PreparedVolume> prepare_labelled(const std::vector<dataset::Labelled
   std::vector<std::string> paths;
   for (const auto& c : cases) paths.push_back(c.image.string());
   return prepare_all(cases.size(), paths, [&](size_t i) {
-    return prepare_case(cases[i].id, cases[i].image, &cases[i].label, params);
+    return prepare_case(cases[i].id, cases[i].image, &cases[i].label, params,
+                        cases[i].liver_unsupervised);
   });
 }
 

@@ -30,6 +30,7 @@ TEST(LoopParams, JsonRoundTripKeepsEveryField) {
   p.concurrent_members = false;
   p.warm_start.steps = 400;
   p.warm_start.lr = 5e-4;
+  p.pseudo_liver_supervised = false;
   p.selection.reliability = ReliabilitySource::kMembers;
   json j;
   to_json(j, p);
@@ -51,6 +52,9 @@ TEST(LoopParams, JsonRoundTripKeepsEveryField) {
   EXPECT_EQ(q.warm_start.lr, 5e-4);
   EXPECT_EQ(j.at("selection").at("reliability"), "members");
   EXPECT_EQ(q.selection.reliability, ReliabilitySource::kMembers);
+  EXPECT_EQ(j.at("pseudo_label_loss"), "tumour_and_background");
+  EXPECT_FALSE(q.pseudo_liver_supervised);
+  EXPECT_TRUE(LoopParams{}.pseudo_liver_supervised);
 }
 
 void expect_refused(const json& loop, const std::string& needle) {
@@ -81,6 +85,8 @@ TEST(LoopParams, ErrorsNameTheKey) {
   expect_refused({{"warm_start", {{"steps", -1}}}}, "loop.warm_start.steps");
   expect_refused({{"warm_start", {{"lr", 0.0}}}}, "loop.warm_start.lr");
   expect_refused({{"warm_start", {{"stepz", 5}}}}, "stepz");
+  expect_refused({{"pseudo_label_loss", "tumour"}}, "loop.pseudo_label_loss");
+  expect_refused({{"pseudo_label_loss", false}}, "pseudo_label_loss");
 }
 
 TEST(LoopParams, TrainConfigCarriesTheLoopAndOverridesReachIt) {

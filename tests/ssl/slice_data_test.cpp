@@ -117,6 +117,39 @@ TEST(SliceDataPrepare, NoResizeKeepsWindowedHuPaddingAndTumourSlices) {
   EXPECT_LT(v.tumour_slices.size(), 12u);  // not trivially every slice
 }
 
+// A pseudo-label whose liver is not trusted: its liver pixels carry kUnsupervisedLabel (the
+// loss leaves them out, paradigm.h); tumour, background, the image, the valid mask and the
+// slice lists (from the label as read) stay as for an expert label.
+TEST(SliceDataPrepare, UnsupervisedLiverIsMarkedOnlyThere) {
+  TempDir dir;
+  const WrittenCase c = write_case(dir, phantom_params(40, 40, 12), 0);
+  SliceDataParams params;
+  params.image_size = 40;
+  dataset::LabelledCase pseudo = c.files;
+  pseudo.liver_unsupervised = true;
+  const auto volumes = prepare_labelled({c.files, pseudo}, params);
+  ASSERT_EQ(volumes.size(), 2u);
+  const auto expert = volumes[0].label.accessor<uint8_t, 3>();
+  const auto partial = volumes[1].label.accessor<uint8_t, 3>();
+  int64_t liver = 0, tumour = 0;
+  for (int64_t z = 0; z < 12; ++z)
+    for (int64_t y = 0; y < 40; ++y)
+      for (int64_t x = 0; x < 40; ++x) {
+        const uint8_t label = c.phantom.labels.at(x, y, z);
+        ASSERT_EQ(expert[z][y][x], label);
+        ASSERT_EQ(partial[z][y][x], label == kLiver ? kUnsupervisedLabel : label)
+            << x << "," << y << "," << z;
+        liver += label == kLiver ? 1 : 0;
+        tumour += label == kTumour ? 1 : 0;
+      }
+  EXPECT_GT(liver, 0);
+  EXPECT_GT(tumour, 0);
+  EXPECT_TRUE(bitwise_equal(volumes[0].valid, volumes[1].valid));
+  EXPECT_TRUE(bitwise_equal(volumes[0].image, volumes[1].image));
+  EXPECT_EQ(volumes[0].tumour_slices, volumes[1].tumour_slices);
+  EXPECT_EQ(volumes[0].liver_slices, volumes[1].liver_slices);
+}
+
 // Non-square input resized to S x S: the preprocess resize functions applied per slice, in
 // [Z][Y][X] order (a transposed implementation fails on a non-square slice), cases in order.
 TEST(SliceDataPrepare, ResizesEveryCaseInOrder) {

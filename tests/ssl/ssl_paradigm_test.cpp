@@ -12,6 +12,7 @@
 #include "aslseg/ssl/losses.h"
 #include "aslseg/ssl/mean_teacher.h"
 #include "aslseg/ssl/paradigm.h"
+#include "aslseg/ssl/slice_data.h"
 #include "aslseg/ssl/ua_mt.h"
 
 namespace aslseg::ssl {
@@ -153,6 +154,34 @@ TEST(SslParadigm, SupervisedIgnoresTheUnlabelledBatch) {
   EXPECT_EQ(paradigm->trainable_parameters().size(),
             paradigm->inference_net()->parameters().size());
   EXPECT_THROW(paradigm->loss(Batch{}, Batch{}, 0), std::invalid_argument);
+}
+
+// kUnsupervisedLabel pixels leave the supervised loss's mask (and become class 0 in the
+// target) but stay valid image pixels for the consistency terms; the supervised loss is then
+// the loss over the remaining pixels, whatever the ignored ones would have said.
+TEST(SslParadigm, UnsupervisedLabelPixelsLeaveOnlyTheSupervisedMask) {
+  Batch labelled = synthetic_batch(21, true);
+  labelled.label = labelled.label.to(torch::kUInt8);
+  Batch partial = labelled;
+  partial.label = labelled.label.clone();
+  partial.label.masked_fill_(labelled.label == 1, kUnsupervisedLabel);
+  const JointBatch full = join_batches(labelled, synthetic_batch(22, false), kCpu);
+  const JointBatch part = join_batches(partial, synthetic_batch(22, false), kCpu);
+  EXPECT_TRUE(torch::equal(part.valid, full.valid)) << "image validity is untouched";
+  const torch::Tensor liver = labelled.label.to(torch::kLong) == 1;
+  ASSERT_GT(liver.sum().item<int64_t>(), 0);
+  EXPECT_TRUE(torch::equal(part.labelled_valid,
+                           full.labelled_valid * liver.logical_not().to(torch::kFloat)));
+  EXPECT_TRUE(torch::equal(part.label, full.label.masked_fill(liver, 0)));
+  EXPECT_LE(part.label.max().item<int64_t>(), 2);
+  // The supervised loss is the Dice + CE of the expert target over the kept pixels only.
+  auto paradigm = make_paradigm(params_for("supervised"), tiny_unet(), kCpu, 3);
+  paradigm->train(false);
+  const double got = paradigm->loss(partial, Batch{}, 0).total.item<double>();
+  const torch::Tensor logits = paradigm->inference_net()->forward(partial.image);
+  EXPECT_NEAR(got, supervised_loss(logits, full.label, part.labelled_valid).item<double>(), 1e-6);
+  EXPECT_GT(std::abs(got - paradigm->loss(labelled, Batch{}, 0).total.item<double>()), 1e-4)
+      << "the liver pixels counted in the full label";
 }
 
 TEST(SslParadigm, MeanTeacherStartsEqualAndItsTeacherGetsNoGradient) {

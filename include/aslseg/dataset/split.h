@@ -17,6 +17,9 @@ struct LabelledCase {
   std::string id;
   std::filesystem::path image;
   std::filesystem::path label;
+  // Set for a pseudo-label whose liver (label 1) may hide tumour it missed: training leaves
+  // those voxels out of the loss instead of teaching them as tumour-free (docs/loop.md).
+  bool liver_unsupervised = false;
 };
 
 // Deliberately no label: an unlabelled case is an image and nothing else.

@@ -58,12 +58,16 @@ struct SliceDataParams {
   int64_t prefetch = 4;            // batches queued ahead; 0 computes each batch in get()
 };
 
+// A label pixel that the supervised loss leaves out (the liver of a pseudo-label with
+// LabelledCase::liver_unsupervised); join_batches drops it from the loss mask.
+inline constexpr uint8_t kUnsupervisedLabel = 255;
+
 // One preprocessed volume at model resolution.
 struct PreparedVolume {
   std::string id;
-  torch::Tensor image;                 // [Z, S, S] float32 windowed
-  torch::Tensor valid;                 // [Z, S, S] uint8
-  torch::Tensor label;                 // [Z, S, S] uint8, undefined for unlabelled volumes
+  torch::Tensor image;  // [Z, S, S] float32 windowed
+  torch::Tensor valid;  // [Z, S, S] uint8
+  torch::Tensor label;  // [Z, S, S] uint8 (0-2, kUnsupervisedLabel), undefined for unlabelled
   std::vector<int64_t> tumour_slices;  // labelled only
   std::vector<int64_t> liver_slices;   // labelled only
   StackSpacing spacing;                // mm per pixel after the resize, mm between slices
