@@ -34,9 +34,9 @@ LossTerms CrossPseudoSupervision::loss(const Batch& labelled, const Batch& unlab
   const torch::Tensor logits_b = net_b_->forward(batch.image);
   const int64_t n = batch.num_labelled;
   const torch::Tensor sup_a =
-      supervised_loss(logits_a.slice(0, 0, n), batch.label, batch.labelled_valid);
+      supervised_loss(logits_a.slice(0, 0, n), batch.label, batch.labelled_valid, batch.organ_only);
   const torch::Tensor sup_b =
-      supervised_loss(logits_b.slice(0, 0, n), batch.label, batch.labelled_valid);
+      supervised_loss(logits_b.slice(0, 0, n), batch.label, batch.labelled_valid, batch.organ_only);
   // Hard pseudo-labels: argmax is not differentiable, and detach() makes it explicit that
   // each net is only the target, never the student, of the other's cross term.
   const torch::Tensor pseudo_a = logits_a.detach().argmax(1);

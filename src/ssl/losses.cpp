@@ -16,6 +16,8 @@ namespace {
 // Soft Dice smoothing: keeps 2·I / (P + G + eps) finite for a class absent from both the
 // prediction and the target (nnU-Net and UA-MT use 1e-5 as well).
 constexpr double kDiceEps = 1e-5;
+constexpr int64_t kLiverClass = 1;  // LiTS classes of the logits
+constexpr int64_t kTumourClass = 2;
 // Guards a mean over valid pixels when no pixel is valid: the numerator is then 0 too, and the
 // loss is 0 (nothing to learn from) instead of NaN.
 constexpr double kMinWeightSum = 1e-12;
@@ -106,8 +108,25 @@ torch::Tensor soft_dice_loss(const torch::Tensor& logits, const torch::Tensor& t
 }
 
 torch::Tensor supervised_loss(const torch::Tensor& logits, const torch::Tensor& target,
-                              const torch::Tensor& valid) {
-  return cross_entropy(logits, target, valid) + soft_dice_loss(logits, target, valid);
+                              const torch::Tensor& valid, const torch::Tensor& organ_only) {
+  if (!organ_only.defined())
+    return cross_entropy(logits, target, valid) + soft_dice_loss(logits, target, valid);
+  check_logits(logits, "supervised_loss");
+  check_target(logits, target, "supervised_loss");
+  check_pixel_map(logits, valid, "supervised_loss", "valid");
+  check_pixel_map(logits, organ_only, "supervised_loss", "organ_only");
+  if (logits.size(1) <= kTumourClass)
+    throw std::invalid_argument("supervised_loss: organ_only needs liver and tumour classes");
+  const torch::Tensor log_p = torch::log_softmax(logits.to(torch::kFloat), 1);
+  const torch::Tensor nll = -log_p.gather(1, target.unsqueeze(1)).squeeze(1);  // [B, H, W]
+  const torch::Tensor organ_nll =
+      -torch::logsumexp(log_p.slice(1, kLiverClass, kTumourClass + 1), 1);  // -log(p1 + p2)
+  const torch::Tensor o = organ_only.to(logits.device(), torch::kFloat);
+  const torch::Tensor per_pixel = nll * (1.0 - o) + organ_nll * o;
+  torch::Tensor w = pixel_weight(valid, {}, logits.device());
+  if (!w.defined()) w = torch::ones_like(o);
+  const torch::Tensor ce = (per_pixel * w).sum() / w.sum().clamp_min(kMinWeightSum);
+  return ce + soft_dice_loss(logits, target, w * (1.0 - o));
 }
 
 torch::Tensor softmax_mse(const torch::Tensor& student_logits, const torch::Tensor& teacher_logits,

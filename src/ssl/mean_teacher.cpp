@@ -71,7 +71,7 @@ LossTerms MeanTeacher::loss(const Batch& labelled, const Batch& unlabelled, int6
   // UA-MT reference code: noise on the student's input would also blur the supervised term.
   const torch::Tensor student_logits = student_->forward(batch.image);
   const torch::Tensor sup = supervised_loss(student_logits.slice(0, 0, batch.num_labelled),
-                                            batch.label, batch.labelled_valid);
+                                            batch.label, batch.labelled_valid, batch.organ_only);
   LossTerms out;
   const torch::Tensor cons = consistency(batch, student_logits, noise, step, out);
   const double weight = consistency_weight_at(params_, step);

@@ -142,11 +142,11 @@ JointBatch join_batches(const Batch& labelled, const Batch& unlabelled,
   joint.label = labelled.label.to(device, torch::kLong);
   const torch::Tensor labelled_image_valid = valid_of(labelled);
   joint.labelled_valid = labelled_image_valid;
-  // Unsupervised pixels: a valid image, but no target for the supervised loss.
+  // Pixels known to be organ, not which class of it: "liver or tumour" for the loss.
   const torch::Tensor unsupervised = joint.label == static_cast<int64_t>(kUnsupervisedLabel);
   if (unsupervised.any().item<bool>()) {
-    joint.labelled_valid = labelled_image_valid * unsupervised.logical_not().to(torch::kFloat);
-    joint.label = joint.label.masked_fill(unsupervised, 0);
+    joint.organ_only = unsupervised.to(torch::kFloat);
+    joint.label = joint.label.masked_fill(unsupervised, static_cast<int64_t>(kLiver));
   }
   const torch::Tensor labelled_image = image.to(device);
   if (unlabelled.empty()) {
@@ -188,7 +188,8 @@ Supervised::Supervised(const models::UNetOptions& unet, const torch::Device& dev
 LossTerms Supervised::loss(const Batch& labelled, const Batch& /*unlabelled*/, int64_t /*step*/) {
   const JointBatch batch = join_batches(labelled, Batch{}, device_);
   LossTerms out;
-  out.total = supervised_loss(net_->forward(batch.image), batch.label, batch.labelled_valid);
+  out.total = supervised_loss(net_->forward(batch.image), batch.label, batch.labelled_valid,
+                              batch.organ_only);
   out.terms["sup"] = out.total.item<double>();
   return out;
 }

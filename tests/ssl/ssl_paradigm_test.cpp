@@ -156,10 +156,10 @@ TEST(SslParadigm, SupervisedIgnoresTheUnlabelledBatch) {
   EXPECT_THROW(paradigm->loss(Batch{}, Batch{}, 0), std::invalid_argument);
 }
 
-// kUnsupervisedLabel pixels leave the supervised loss's mask (and become class 0 in the
-// target) but stay valid image pixels for the consistency terms; the supervised loss is then
-// the loss over the remaining pixels, whatever the ignored ones would have said.
-TEST(SslParadigm, UnsupervisedLabelPixelsLeaveOnlyTheSupervisedMask) {
+// kUnsupervisedLabel pixels become "organ only" pixels: the image mask and the supervised mask
+// are untouched, the target says liver there, and the supervised loss is the one computed
+// with -log(p_liver + p_tumour) on them and no Dice term for them.
+TEST(SslParadigm, UnsupervisedLabelPixelsAreOrganOnlyInTheSupervisedLoss) {
   Batch labelled = synthetic_batch(21, true);
   labelled.label = labelled.label.to(torch::kUInt8);
   Batch partial = labelled;
@@ -167,21 +167,30 @@ TEST(SslParadigm, UnsupervisedLabelPixelsLeaveOnlyTheSupervisedMask) {
   partial.label.masked_fill_(labelled.label == 1, kUnsupervisedLabel);
   const JointBatch full = join_batches(labelled, synthetic_batch(22, false), kCpu);
   const JointBatch part = join_batches(partial, synthetic_batch(22, false), kCpu);
-  EXPECT_TRUE(torch::equal(part.valid, full.valid)) << "image validity is untouched";
+  EXPECT_FALSE(full.organ_only.defined()) << "expert labels: nothing organ-only";
+  EXPECT_TRUE(torch::equal(part.valid, full.valid));
+  EXPECT_TRUE(torch::equal(part.labelled_valid, full.labelled_valid));
+  EXPECT_TRUE(torch::equal(part.label, full.label)) << "the liver pixels read as liver";
   const torch::Tensor liver = labelled.label.to(torch::kLong) == 1;
   ASSERT_GT(liver.sum().item<int64_t>(), 0);
-  EXPECT_TRUE(torch::equal(part.labelled_valid,
-                           full.labelled_valid * liver.logical_not().to(torch::kFloat)));
-  EXPECT_TRUE(torch::equal(part.label, full.label.masked_fill(liver, 0)));
-  EXPECT_LE(part.label.max().item<int64_t>(), 2);
-  // The supervised loss is the Dice + CE of the expert target over the kept pixels only.
+  ASSERT_TRUE(part.organ_only.defined());
+  EXPECT_TRUE(torch::equal(part.organ_only, liver.to(torch::kFloat)));
+
   auto paradigm = make_paradigm(params_for("supervised"), tiny_unet(), kCpu, 3);
   paradigm->train(false);
   const double got = paradigm->loss(partial, Batch{}, 0).total.item<double>();
   const torch::Tensor logits = paradigm->inference_net()->forward(partial.image);
-  EXPECT_NEAR(got, supervised_loss(logits, full.label, part.labelled_valid).item<double>(), 1e-6);
+  // The same loss written out: per-pixel CE with the organ pixels' marginal, Dice without them.
+  const torch::Tensor log_p = torch::log_softmax(logits, 1);
+  const torch::Tensor nll = -log_p.gather(1, full.label.unsqueeze(1)).squeeze(1);
+  const torch::Tensor organ = -torch::log(torch::softmax(logits, 1).slice(1, 1, 3).sum(1));
+  const torch::Tensor o = part.organ_only;
+  const torch::Tensor w = full.labelled_valid;
+  const double ce = ((nll * (1 - o) + organ * o) * w).sum().item<double>() / w.sum().item<double>();
+  const double dice = soft_dice_loss(logits, full.label, w * (1 - o)).item<double>();
+  EXPECT_NEAR(got, ce + dice, 1e-5);
   EXPECT_GT(std::abs(got - paradigm->loss(labelled, Batch{}, 0).total.item<double>()), 1e-4)
-      << "the liver pixels counted in the full label";
+      << "the liver pixels count as liver in the full label";
 }
 
 TEST(SslParadigm, MeanTeacherStartsEqualAndItsTeacherGetsNoGradient) {

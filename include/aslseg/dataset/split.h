@@ -17,8 +17,8 @@ struct LabelledCase {
   std::string id;
   std::filesystem::path image;
   std::filesystem::path label;
-  // Set for a pseudo-label whose liver (label 1) may hide tumour it missed: training leaves
-  // those voxels out of the loss instead of teaching them as tumour-free (docs/loop.md).
+  // Set for a pseudo-label whose liver (label 1) may hide tumour it missed: training reads
+  // those voxels as "liver or tumour" instead of tumour-free (docs/loop.md).
   bool liver_unsupervised = false;
 };
 

@@ -68,8 +68,8 @@ struct LoopParams {
   bool concurrent_members = true;
   WarmStartParams warm_start;
   // What SS learns from a selected pseudo-label's liver: "full" (every voxel is a label) or
-  // "tumour_and_background" (its non-tumour liver voxels stay out of the loss, so a lesion
-  // the pseudo-label missed is not taught as liver; docs/loop.md, "Pseudo-label loss").
+  // "tumour_and_background" (its non-tumour liver voxels count as "liver or tumour", so a
+  // lesion the pseudo-label missed is not taught as liver; docs/loop.md, "Pseudo-label loss").
   bool pseudo_liver_supervised = true;
   StageSwitches stages;
   ComponentFilterLoopParams component_filter;

@@ -17,9 +17,13 @@ torch::Tensor cross_entropy(const torch::Tensor& logits, const torch::Tensor& ta
 torch::Tensor soft_dice_loss(const torch::Tensor& logits, const torch::Tensor& target,
                              const torch::Tensor& valid = {});
 
-// cross_entropy + soft_dice_loss.
+// cross_entropy + soft_dice_loss. `organ_only` [B, H, W] float (may be undefined): 1 where the
+// target says only "liver or tumour" (a pseudo-label's liver, which may hide a missed lesion):
+// there the cross-entropy is -log(p_liver + p_tumour) and the Dice term does not count the
+// pixel. Needs >= 3 classes when given.
 torch::Tensor supervised_loss(const torch::Tensor& logits, const torch::Tensor& target,
-                              const torch::Tensor& valid = {});
+                              const torch::Tensor& valid = {},
+                              const torch::Tensor& organ_only = {});
 
 // Mean squared difference of the two softmax maps, over valid pixels (and `weight` per pixel
 // when given, e.g. UA-MT's certainty mask).

@@ -83,12 +83,13 @@ std::unique_ptr<Paradigm> make_paradigm(const SslParams& params, const models::U
 // consistency terms of MT, UA-MT and CPS are computed over both. The first `num_labelled`
 // rows are the labelled ones; `valid` is all ones where a batch had no mask.
 struct JointBatch {
-  torch::Tensor image;  // [Bl + Bu, C, H, W]
-  torch::Tensor valid;  // [Bl + Bu, H, W] float32: the image is valid there
-  torch::Tensor label;  // [Bl, H, W] int64 in 0-2 (kUnsupervisedLabel pixels become 0)
-  // [Bl, H, W] float32: where the supervised loss applies, the first Bl rows of `valid`
-  // without the kUnsupervisedLabel pixels.
-  torch::Tensor labelled_valid;
+  torch::Tensor image;           // [Bl + Bu, C, H, W]
+  torch::Tensor valid;           // [Bl + Bu, H, W] float32: the image is valid there
+  torch::Tensor label;           // [Bl, H, W] int64 in 0-2 (kUnsupervisedLabel becomes 1)
+  torch::Tensor labelled_valid;  // [Bl, H, W] float32 (the first Bl rows of `valid`)
+  // [Bl, H, W] float32, 1 where the label was kUnsupervisedLabel ("liver or tumour" for
+  // supervised_loss); undefined when the batch has none.
+  torch::Tensor organ_only;
   int64_t num_labelled = 0;
 };
 
