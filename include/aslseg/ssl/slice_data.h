@@ -58,8 +58,8 @@ struct SliceDataParams {
   int64_t prefetch = 4;            // batches queued ahead; 0 computes each batch in get()
 };
 
-// A label pixel that the supervised loss leaves out (the liver of a pseudo-label with
-// LabelledCase::liver_unsupervised); join_batches drops it from the loss mask.
+// A label pixel known to be organ but not which class (the liver of a pseudo-label with
+// LabelledCase::liver_unsupervised): join_batches makes it "liver or tumour" for the loss.
 inline constexpr uint8_t kUnsupervisedLabel = 255;
 
 // One preprocessed volume at model resolution.
