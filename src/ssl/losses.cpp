@@ -69,6 +69,18 @@ torch::Tensor pixel_weight(const torch::Tensor& valid, const torch::Tensor& weig
   return w;
 }
 
+// -log p(target) per pixel, [B, H, W]. log_softmax + gather rather than nll_loss: the
+// per-pixel losses are needed to weight them.
+torch::Tensor pixel_nll(const torch::Tensor& log_p, const torch::Tensor& target) {
+  return -log_p.gather(1, target.unsqueeze(1)).squeeze(1);
+}
+
+// Mean of a per-pixel loss under weights `w` (undefined: plain mean).
+torch::Tensor weighted_mean(const torch::Tensor& per_pixel, const torch::Tensor& w) {
+  if (!w.defined()) return per_pixel.mean();
+  return (per_pixel * w).sum() / w.sum().clamp_min(kMinWeightSum);
+}
+
 }  // namespace
 
 torch::Tensor cross_entropy(const torch::Tensor& logits, const torch::Tensor& target,
@@ -76,12 +88,8 @@ torch::Tensor cross_entropy(const torch::Tensor& logits, const torch::Tensor& ta
   check_logits(logits, "cross_entropy");
   check_target(logits, target, "cross_entropy");
   check_pixel_map(logits, valid, "cross_entropy", "valid");
-  // log_softmax + gather rather than nll_loss: the per-pixel losses are needed to weight them.
   const torch::Tensor log_p = torch::log_softmax(logits.to(torch::kFloat), 1);
-  const torch::Tensor nll = -log_p.gather(1, target.unsqueeze(1)).squeeze(1);  // [B, H, W]
-  const torch::Tensor w = pixel_weight(valid, {}, logits.device());
-  if (!w.defined()) return nll.mean();
-  return (nll * w).sum() / w.sum().clamp_min(kMinWeightSum);
+  return weighted_mean(pixel_nll(log_p, target), pixel_weight(valid, {}, logits.device()));
 }
 
 torch::Tensor soft_dice_loss(const torch::Tensor& logits, const torch::Tensor& target,
@@ -118,15 +126,13 @@ torch::Tensor supervised_loss(const torch::Tensor& logits, const torch::Tensor& 
   if (logits.size(1) <= kTumourClass)
     throw std::invalid_argument("supervised_loss: organ_only needs liver and tumour classes");
   const torch::Tensor log_p = torch::log_softmax(logits.to(torch::kFloat), 1);
-  const torch::Tensor nll = -log_p.gather(1, target.unsqueeze(1)).squeeze(1);  // [B, H, W]
   const torch::Tensor organ_nll =
       -torch::logsumexp(log_p.slice(1, kLiverClass, kTumourClass + 1), 1);  // -log(p1 + p2)
   const torch::Tensor o = organ_only.to(logits.device(), torch::kFloat);
-  const torch::Tensor per_pixel = nll * (1.0 - o) + organ_nll * o;
   torch::Tensor w = pixel_weight(valid, {}, logits.device());
   if (!w.defined()) w = torch::ones_like(o);
-  const torch::Tensor ce = (per_pixel * w).sum() / w.sum().clamp_min(kMinWeightSum);
-  return ce + soft_dice_loss(logits, target, w * (1.0 - o));
+  return weighted_mean(pixel_nll(log_p, target) * (1.0 - o) + organ_nll * o, w) +
+         soft_dice_loss(logits, target, w * (1.0 - o));
 }
 
 torch::Tensor softmax_mse(const torch::Tensor& student_logits, const torch::Tensor& teacher_logits,

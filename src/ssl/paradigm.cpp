@@ -140,8 +140,7 @@ JointBatch join_batches(const Batch& labelled, const Batch& unlabelled,
   JointBatch joint;
   joint.num_labelled = b;
   joint.label = labelled.label.to(device, torch::kLong);
-  const torch::Tensor labelled_image_valid = valid_of(labelled);
-  joint.labelled_valid = labelled_image_valid;
+  joint.labelled_valid = valid_of(labelled);
   // Pixels known to be organ, not which class of it: "liver or tumour" for the loss.
   const torch::Tensor unsupervised = joint.label == static_cast<int64_t>(kUnsupervisedLabel);
   if (unsupervised.any().item<bool>()) {
@@ -151,7 +150,7 @@ JointBatch join_batches(const Batch& labelled, const Batch& unlabelled,
   const torch::Tensor labelled_image = image.to(device);
   if (unlabelled.empty()) {
     joint.image = labelled_image;
-    joint.valid = labelled_image_valid;
+    joint.valid = joint.labelled_valid;
     return joint;
   }
   const torch::Tensor& u = unlabelled.image;
@@ -159,7 +158,7 @@ JointBatch join_batches(const Batch& labelled, const Batch& unlabelled,
     throw std::invalid_argument("SSL loss: unlabelled images " + shape_str(u) +
                                 " do not match labelled images " + shape_str(image));
   joint.image = torch::cat({labelled_image, u.to(device, image.scalar_type())}, 0);
-  joint.valid = torch::cat({labelled_image_valid, valid_of(unlabelled)}, 0);
+  joint.valid = torch::cat({joint.labelled_valid, valid_of(unlabelled)}, 0);
   return joint;
 }
 

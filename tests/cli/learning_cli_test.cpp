@@ -48,32 +48,34 @@ json learning_config() {
           {"loop", {{"rounds", 0}}}};
 }
 
-// The fixed phantom set and the supervised run on it, in `dir`: DIR/data, DIR/run, DIR/log.txt.
-void synth_and_train(const fs::path& dir) {
-  const fs::path config = dir / "learn.json";
-  const fs::path log = dir / "log.txt";
-  std::ofstream(config) << learning_config().dump(2);
-  ASSERT_EQ(run_cli("synth --out " + (dir / "data").string() +
-                        " --cases 10 --size 48,48,16 --spacing 6,6,8 --tumours 1,3"
-                        " --tumour-radius 15,35 --seed 5",
-                    log),
-            0)
-      << read_text(log);
-  ASSERT_EQ(run_cli("train --config " + config.string() + " --data " + (dir / "data").string() +
-                        " --out " + (dir / "run").string(),
-                    log),
-            0)
-      << read_text(log);
-}
+// The fixed phantom set and the supervised run on it, made for each test: DIR/data, DIR/run,
+// DIR/log.txt.
+class LearningCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const fs::path config = dir_.path() / "learn.json";
+    std::ofstream(config) << learning_config().dump(2);
+    ASSERT_EQ(run_cli("synth --out " + data_.string() +
+                          " --cases 10 --size 48,48,16 --spacing 6,6,8 --tumours 1,3"
+                          " --tumour-radius 15,35 --seed 5",
+                      log_),
+              0)
+        << read_text(log_);
+    ASSERT_EQ(run_cli("train --config " + config.string() + " --data " + data_.string() +
+                          " --out " + run_.string(),
+                      log_),
+              0)
+        << read_text(log_);
+  }
 
-TEST(LearningCli, SupervisedRunFindsTheTumourOnHeldOutPhantoms) {
-  testing::TempDir dir;
-  const fs::path data = dir.path() / "data";
-  const fs::path run = dir.path() / "run";
-  const fs::path log = dir.path() / "log.txt";
-  ASSERT_NO_FATAL_FAILURE(synth_and_train(dir.path()));
+  testing::TempDir dir_;
+  const fs::path data_ = dir_.path() / "data";
+  const fs::path run_ = dir_.path() / "run";
+  const fs::path log_ = dir_.path() / "log.txt";
+};
 
-  const json metrics = json::parse(read_text(run / "ss" / "test_metrics.json"));
+TEST_F(LearningCli, SupervisedRunFindsTheTumourOnHeldOutPhantoms) {
+  const json metrics = json::parse(read_text(run_ / "ss" / "test_metrics.json"));
   std::vector<double> tumour;
   double liver = 0.0;
   for (const json& c : metrics.at("cases")) {
@@ -86,41 +88,36 @@ TEST(LearningCli, SupervisedRunFindsTheTumourOnHeldOutPhantoms) {
   for (double d : tumour) mean += d;
   mean /= static_cast<double>(tumour.size());
   liver /= static_cast<double>(metrics.at("cases").size());
-  EXPECT_GE(mean, kMinTumourDice) << read_text(log);
+  EXPECT_GE(mean, kMinTumourDice) << read_text(log_);
   EXPECT_GE(liver, kMinLiverDice);
 }
 
 // `aslseg component-filter` fitted on the run's labelled cases, then `infer` with and without
 // it: the filter only turns whole tumour components of the unfiltered mask into liver.
-TEST(LearningCli, ComponentFilterRemovesWholeTumourComponents) {
-  testing::TempDir dir;
-  const fs::path data = dir.path() / "data";
-  const fs::path run = dir.path() / "run";
-  const fs::path log = dir.path() / "log.txt";
-  ASSERT_NO_FATAL_FAILURE(synth_and_train(dir.path()));
-  const fs::path filter = dir.path() / "filter.json";
-  ASSERT_EQ(run_cli("component-filter --model " + run.string() + " --data " + data.string() +
-                        " --split " + (run / "split.json").string() + " --out " + filter.string() +
+TEST_F(LearningCli, ComponentFilterRemovesWholeTumourComponents) {
+  const fs::path filter = dir_.path() / "filter.json";
+  ASSERT_EQ(run_cli("component-filter --model " + run_.string() + " --data " + data_.string() +
+                        " --split " + (run_ / "split.json").string() + " --out " + filter.string() +
                         " --min-examples 1",
-                    log),
+                    log_),
             0)
-      << read_text(log);
+      << read_text(log_);
   const json f = json::parse(read_text(filter));
-  const json split = json::parse(read_text(run / "split.json"));
+  const json split = json::parse(read_text(run_ / "split.json"));
   EXPECT_EQ(f.at("fit").at("cases"), split.at("labelled").size());
   ASSERT_TRUE(f.at("enabled").get<bool>()) << f.dump(2);
   EXPECT_LE(f.at("fit").at("kept_false_voxels"), f.at("fit").at("false_voxels"));
 
-  const fs::path plain = dir.path() / "plain", filtered = dir.path() / "filtered";
-  const std::string input = " --input " + data.string();
-  ASSERT_EQ(run_cli("infer --model " + run.string() + input + " --output " + plain.string(), log),
+  const fs::path plain = dir_.path() / "plain", filtered = dir_.path() / "filtered";
+  const std::string input = " --input " + data_.string();
+  ASSERT_EQ(run_cli("infer --model " + run_.string() + input + " --output " + plain.string(), log_),
             0)
-      << read_text(log);
-  ASSERT_EQ(run_cli("infer --model " + run.string() + input + " --output " + filtered.string() +
+      << read_text(log_);
+  ASSERT_EQ(run_cli("infer --model " + run_.string() + input + " --output " + filtered.string() +
                         " --component-filter " + filter.string(),
-                    log),
+                    log_),
             0)
-      << read_text(log);
+      << read_text(log_);
   int64_t removed = 0, kept = 0;
   for (const auto& e : fs::directory_iterator(plain)) {
     SCOPED_TRACE(e.path().filename().string());
